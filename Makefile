@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 CONFIG ?= examples/sendtrail.toml
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint bench docs clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,9 @@ lint: $(VENV)/.installed
 
 bench: $(VENV)/.installed
 	$(BIN)/python -m bench
+
+docs: $(VENV)/.installed
+	$(BIN)/python -m sendtrail.adapters.docgen docs
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -1,2 +1,200 @@
-def main() -> int:
+"""The ``sendtrail`` command line (see docs/operations.md)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+from .config import ConfigError, Settings, data_dir, load_settings
+from .engine import EVENTS_FILE
+
+Handler = Callable[[argparse.Namespace, Settings], int]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        settings = load_settings(args.config)
+    except ConfigError as error:
+        print(f"sendtrail: configuration error: {error}", file=sys.stderr)
+        return 2
+    handler: Handler = args.handler
+    try:
+        return handler(args, settings)
+    except KeyboardInterrupt:
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="sendtrail", description="An event-sourced email sending engine like Amazon SES."
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, handler: Handler, help_text: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help_text, description=help_text)
+        sub.add_argument("--config", help="TOML configuration file")
+        sub.add_argument("--data", help="data directory (default: data_dir from the config)")
+        sub.set_defaults(handler=handler)
+        return sub
+
+    history = command("history", _history, "print a message's timeline")
+    history.add_argument("message_id")
+    history.add_argument("--json", action="store_true", help="one JSON object per event")
+
+    replay = command("replay", _replay, "rebuild every projection from the log")
+    replay.add_argument("--verify", action="store_true", help="compare with the live state")
+    replay.add_argument("--until", type=_instant, help="rebuild the state as of this instant")
+
+    command("verify", _verify, "check the log's integrity")
+
+    simulate = command("simulate", _simulate, "drive random legal outcome flows")
+    simulate.add_argument("--messages", type=int, required=True)
+    simulate.add_argument("--seed", type=int, default=0)
+
+    feedback = command("feedback", _feedback_usage, "work with bounce/complaint mail")
+    feedback_commands = feedback.add_subparsers(dest="feedback_command", metavar="ACTION")
+    classify = feedback_commands.add_parser("classify", help="classify feedback messages")
+    classify.add_argument("files", nargs="+")
+    classify.add_argument("--json", action="store_true")
+    classify.set_defaults(handler=_classify)
+    return parser
+
+
+def _instant(text: str) -> datetime:
+    try:
+        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO 8601 instant: {text!r}") from None
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+def _log_path(args: argparse.Namespace, settings: Settings) -> Path | None:
+    path = data_dir(settings, args.data) / EVENTS_FILE
+    if not path.exists():
+        print(f"sendtrail: no event log at {path}", file=sys.stderr)
+        return None
+    return path
+
+
+def _history(args: argparse.Namespace, settings: Settings) -> int:
+    from sendtrail.replay.history import print_history
+
+    from .sqlite_store import SqliteEventStore
+
+    path = _log_path(args, settings)
+    if path is None:
+        return 1
+    with SqliteEventStore(path) as store:
+        stream = store.read_stream(args.message_id)
+    if not stream:
+        print(f"sendtrail: unknown message {args.message_id}", file=sys.stderr)
+        return 1
+    print_history(stream, sys.stdout, as_json=args.json)
     return 0
+
+
+def _replay(args: argparse.Namespace, settings: Settings) -> int:
+    from sendtrail.replay.compare import swap_in, verify_projections
+    from sendtrail.replay.progress import ProgressLine
+    from sendtrail.replay.rebuild import rebuild
+    from sendtrail.replay.summary import summarise
+
+    path = _log_path(args, settings)
+    if path is None:
+        return 1
+    progress = ProgressLine("replay")
+    if args.until is not None:
+        target = path.parent / f"replay-until-{args.until:%Y%m%dT%H%M%SZ}.db"
+        result = rebuild(path, target, until=args.until, progress=progress)
+        progress.finish()
+        print(f"state as of {args.until.isoformat()}: {result.events:,} events, in {target}")
+        print(json.dumps(summarise(target), indent=2))
+        return 0
+    with tempfile.TemporaryDirectory(dir=path.parent) as scratch:
+        rebuilt = Path(scratch) / "rebuilt.db"
+        if args.verify:
+            verification = verify_projections(path, rebuilt, progress=progress)
+            progress.finish()
+            for difference in verification.differences[:50]:
+                print(difference.describe())
+            if verification.differences:
+                print(
+                    f"replay --verify: {len(verification.differences)} differences between "
+                    f"the rebuild and the live projections",
+                    file=sys.stderr,
+                )
+                return 1
+            print(
+                f"replay --verify: rebuild of {verification.rebuild.events:,} events equals the "
+                f"live projections ({verification.rows_compared:,} rows compared, "
+                f"{verification.rebuild.events / max(verification.rebuild.seconds, 1e-9):,.0f}"
+                " events/s)"
+            )
+            return 0
+        result = rebuild(path, rebuilt, progress=progress)
+        progress.finish()
+        caught_up = swap_in(path, rebuilt, result.last_position)
+        print(
+            f"replay: rebuilt every projection from {result.events:,} events "
+            f"(+{caught_up} appended meanwhile) in {result.seconds:.1f}s"
+        )
+        return 0
+
+
+def _verify(args: argparse.Namespace, settings: Settings) -> int:
+    from sendtrail.replay.integrity import check_log
+
+    path = _log_path(args, settings)
+    if path is None:
+        return 1
+    report = check_log(path)
+    if report.problem is None:
+        print(f"verify: the log is intact ({report.events:,} events)")
+        return 0
+    print(
+        f"verify: the log is damaged at position {report.problem.position}: "
+        f"{report.problem.reason}",
+        file=sys.stderr,
+    )
+    return 1
+
+
+def _simulate(args: argparse.Namespace, settings: Settings) -> int:
+    from sendtrail.replay.progress import ProgressLine
+    from sendtrail.replay.simulate import simulate
+
+    if args.messages < 1:
+        print("sendtrail: --messages must be at least 1", file=sys.stderr)
+        return 2
+    progress = ProgressLine("simulate")
+    summary = simulate(data_dir(settings, args.data), args.messages, args.seed, progress=progress)
+    progress.finish()
+    print(
+        f"simulated {summary.messages:,} messages to {summary.recipients:,} recipients: "
+        f"{summary.events:,} events in {summary.seconds:.1f}s"
+    )
+    for state, count in summary.final_states.items():
+        print(f"  {state:<13} {count:>8,}")
+    return 0
+
+
+def _feedback_usage(args: argparse.Namespace, settings: Settings) -> int:
+    print("usage: sendtrail feedback classify FILE... [--json]", file=sys.stderr)
+    return 2
+
+
+def _classify(args: argparse.Namespace, settings: Settings) -> int:
+    from .feedback_classify import run_classify
+
+    return run_classify(args.files, args.json, sys.stdout)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

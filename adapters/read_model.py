@@ -1,0 +1,105 @@
+"""Queries on the projection tables: what the API, the CLI and the scheduler read."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from pathlib import Path
+
+import msgspec
+from sendtrail.core import projections as proj
+
+from .sqlite_store import connect
+
+
+class RecipientView(msgspec.Struct, frozen=True):
+    message_id: str
+    address: str
+    domain: str
+    status: str
+    attempts: int
+    first_attempt_at: str | None
+    due_at: str | None
+    expires_at: str | None
+    last_status: str | None
+    last_diagnostic: str | None
+    smtp_response: str | None
+    bounce_type: str | None
+    bounce_subtype: str | None
+    updated_at: str
+
+
+class MessageView(msgspec.Struct, frozen=True):
+    message_id: str
+    source: str
+    status: str
+    recipient_count: int
+    configuration_set: str | None
+    content_sha256: str | None
+    requested_at: str
+    updated_at: str
+    expires_at: str | None
+    version: int
+    recipients: tuple[RecipientView, ...] = ()
+
+
+class DueDelivery(msgspec.Struct, frozen=True):
+    message_id: str
+    address: str
+    domain: str
+    status: str
+    due_at: str
+
+
+class ReadModel:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._local = threading.local()
+        self._all: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+
+    def _db(self) -> sqlite3.Connection:
+        db: sqlite3.Connection | None = getattr(self._local, "db", None)
+        if db is None:
+            db = connect(self.path)
+            self._local.db = db
+            with self._lock:
+                self._all.append(db)
+        return db
+
+    def message(self, message_id: str) -> MessageView | None:
+        db = self._db()
+        row = db.execute(
+            f"SELECT {', '.join(proj.MESSAGE_COLUMNS)} FROM messages WHERE message_id = ?",
+            (message_id,),
+        ).fetchone()
+        if row is None:
+            return None
+        recipients = db.execute(
+            f"SELECT {', '.join(proj.RECIPIENT_COLUMNS)} FROM recipients WHERE message_id = ? "
+            "ORDER BY rowid",
+            (message_id,),
+        ).fetchall()
+        return MessageView(*row, recipients=tuple(RecipientView(*r) for r in recipients))
+
+    def due(self, now: str, limit: int = 500) -> list[DueDelivery]:
+        """Queue entries due at ``now`` (a projection timestamp), oldest first."""
+        rows = self._db().execute(
+            f"SELECT {', '.join(proj.QUEUE_COLUMNS)} FROM delivery_queue WHERE due_at <= ? "
+            "ORDER BY due_at LIMIT ?",
+            (now, limit),
+        )
+        return [DueDelivery(*row) for row in rows]
+
+    def status_counts(self) -> dict[str, int]:
+        rows = self._db().execute("SELECT status, COUNT(*) FROM recipients GROUP BY status")
+        return {status: count for status, count in rows}
+
+    def queue_depth(self) -> int:
+        return int(self._db().execute("SELECT COUNT(*) FROM delivery_queue").fetchone()[0])
+
+    def close(self) -> None:
+        with self._lock:
+            for db in self._all:
+                db.close()
+            self._all.clear()

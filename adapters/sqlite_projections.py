@@ -1,0 +1,200 @@
+"""SQLite tables for the read models, kept in step with the log inside its transactions.
+
+The message projector folds each message's events with the core's ``evolve`` and writes the
+rows ``core.projections`` derives: ``messages``, ``recipients`` and ``delivery_queue``. It
+keeps a bounded cache of recent message states; a message that fell out of the cache is
+folded again from its stream, so memory stays flat however long the log grows.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from typing import Final
+
+from sendtrail.core import events as ev
+from sendtrail.core import projections as proj
+from sendtrail.core.ports import StoredEvent
+from sendtrail.core.state import MessageState, RecipientState, evolve, fold
+
+# (stream id, position) -> that stream's events recorded before the position.
+StreamLoader = Callable[[str, int], list[ev.Event]]
+
+PROJECTION_TABLES: Final = ("messages", "recipients", "delivery_queue")
+
+SCHEMA: Final = """
+CREATE TABLE IF NOT EXISTS projection_positions (
+    name TEXT PRIMARY KEY,
+    position INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS messages (
+    message_id TEXT PRIMARY KEY,
+    source TEXT NOT NULL,
+    status TEXT NOT NULL,
+    recipient_count INTEGER NOT NULL,
+    configuration_set TEXT,
+    content_sha256 TEXT,
+    requested_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    expires_at TEXT,
+    version INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS recipients (
+    message_id TEXT NOT NULL,
+    address TEXT NOT NULL,
+    domain TEXT NOT NULL,
+    status TEXT NOT NULL,
+    attempts INTEGER NOT NULL,
+    first_attempt_at TEXT,
+    due_at TEXT,
+    expires_at TEXT,
+    last_status TEXT,
+    last_diagnostic TEXT,
+    smtp_response TEXT,
+    bounce_type TEXT,
+    bounce_subtype TEXT,
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (message_id, address)
+);
+CREATE TABLE IF NOT EXISTS delivery_queue (
+    message_id TEXT NOT NULL,
+    address TEXT NOT NULL,
+    domain TEXT NOT NULL,
+    status TEXT NOT NULL,
+    due_at TEXT NOT NULL,
+    PRIMARY KEY (message_id, address)
+);
+CREATE INDEX IF NOT EXISTS delivery_queue_due ON delivery_queue (due_at);
+"""
+
+_UPSERT_MESSAGE = (
+    f"INSERT OR REPLACE INTO messages ({', '.join(proj.MESSAGE_COLUMNS)}) "
+    f"VALUES ({', '.join('?' * len(proj.MESSAGE_COLUMNS))})"
+)
+_UPSERT_RECIPIENT = (
+    f"INSERT OR REPLACE INTO recipients ({', '.join(proj.RECIPIENT_COLUMNS)}) "
+    f"VALUES ({', '.join('?' * len(proj.RECIPIENT_COLUMNS))})"
+)
+_UPSERT_QUEUE = (
+    f"INSERT OR REPLACE INTO delivery_queue ({', '.join(proj.QUEUE_COLUMNS)}) "
+    f"VALUES ({', '.join('?' * len(proj.QUEUE_COLUMNS))})"
+)
+_DELETE_QUEUE = "DELETE FROM delivery_queue WHERE message_id = ? AND address = ?"
+
+
+def events_table_loader(db: sqlite3.Connection) -> StreamLoader:
+    """Load a stream from the ``events`` table reachable through ``db``."""
+
+    def load(stream_id: str, before: int) -> list[ev.Event]:
+        rows = db.execute(
+            "SELECT data, type, schema FROM events WHERE stream_id = ? AND position < ? "
+            "ORDER BY version",
+            (stream_id, before),
+        )
+        return [ev.decode(data, event_type, schema) for data, event_type, schema in rows]
+
+    return load
+
+
+class MessageProjector:
+    """The message view and the delivery queue."""
+
+    name: Final = "messages"
+
+    def __init__(self, load_stream: StreamLoader | None = None, cache_size: int = 20_000) -> None:
+        self._load_stream = load_stream
+        self._cache: OrderedDict[str, MessageState] = OrderedDict()
+        self._pending: dict[str, MessageState] = {}
+        self._cache_size = cache_size
+
+    def setup(self, db: sqlite3.Connection) -> None:
+        db.executescript(SCHEMA)
+        if self._load_stream is None:
+            self._load_stream = events_table_loader(db)
+
+    def apply(self, db: sqlite3.Connection, events: Sequence[StoredEvent]) -> None:
+        pending = self._pending
+        dirty: dict[tuple[str, str], RecipientState] = {}
+        touched: set[str] = set()
+        for stored in events:
+            message_id = stored.stream_id
+            before = pending.get(message_id)
+            if before is None:
+                before = self._cache.get(message_id)
+                if before is None and stored.version > 1:
+                    before = self._load(message_id, stored.position)
+            after = evolve(before, stored.event)
+            for recipient in proj.changed_recipients(before, after):
+                dirty[(message_id, recipient.address)] = recipient
+            pending[message_id] = after
+            touched.add(message_id)
+        db.executemany(_UPSERT_MESSAGE, [proj.message_row(pending[m]) for m in touched])
+        db.executemany(_UPSERT_RECIPIENT, [proj.recipient_row(m, r) for (m, _), r in dirty.items()])
+        queued, unqueued = [], []
+        for (message_id, address), recipient in dirty.items():
+            row = proj.queue_row(message_id, recipient)
+            if row is None:
+                unqueued.append((message_id, address))
+            else:
+                queued.append(row)
+        db.executemany(_UPSERT_QUEUE, queued)
+        db.executemany(_DELETE_QUEUE, unqueued)
+        record_position(db, self.name, events[-1].position)
+
+    def committed(self) -> None:
+        cache = self._cache
+        for message_id, state in self._pending.items():
+            cache[message_id] = state
+            cache.move_to_end(message_id)
+        self._pending.clear()
+        while len(cache) > self._cache_size:
+            cache.popitem(last=False)
+
+    def rolled_back(self) -> None:
+        self._pending.clear()
+
+    def _load(self, message_id: str, before: int) -> MessageState | None:
+        assert self._load_stream is not None, "setup() must run before apply()"
+        return fold(self._load_stream(message_id, before))
+
+
+class ProjectionSet:
+    """Several projectors updated in the same transaction, in order."""
+
+    def __init__(self, projectors: Sequence[MessageProjector]) -> None:
+        self.projectors = list(projectors)
+
+    def setup(self, db: sqlite3.Connection) -> None:
+        for projector in self.projectors:
+            projector.setup(db)
+
+    def apply(self, db: sqlite3.Connection, events: Sequence[StoredEvent]) -> None:
+        for projector in self.projectors:
+            projector.apply(db, events)
+
+    def committed(self) -> None:
+        for projector in self.projectors:
+            projector.committed()
+
+    def rolled_back(self) -> None:
+        for projector in self.projectors:
+            projector.rolled_back()
+
+
+def record_position(db: sqlite3.Connection, name: str, position: int) -> None:
+    db.execute(
+        "INSERT INTO projection_positions (name, position) VALUES (?, ?) "
+        "ON CONFLICT(name) DO UPDATE SET position = excluded.position",
+        (name, position),
+    )
+
+
+def projection_position(db: sqlite3.Connection, name: str) -> int:
+    row = db.execute("SELECT position FROM projection_positions WHERE name = ?", (name,)).fetchone()
+    return 0 if row is None else int(row[0])
+
+
+def default_projectors(load_stream: StreamLoader | None = None) -> list[MessageProjector]:
+    """Every projection sendtrail maintains; ``load_stream`` defaults to the live log."""
+    return [MessageProjector(load_stream)]

@@ -1,0 +1,379 @@
+"""The embedded event store: one SQLite file in WAL mode, with group commit.
+
+Every append goes through one writer thread. It takes whatever appends are waiting, checks
+their expected versions, writes them and the projections they change in one transaction,
+and commits with ``synchronous=FULL`` before any caller hears back: acknowledged means
+durable, and fifty concurrent writers cost one fsync, not fifty.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import queue
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Future
+from pathlib import Path
+from typing import Protocol
+
+import sqlite_utils
+from sendtrail.core import events as ev
+from sendtrail.core.chain import GENESIS, RawEvent, chain_hash
+from sendtrail.core.ports import AppendResult, ConcurrencyError, StoredEvent
+
+from .clock import Clock, SystemClock, format_timestamp, parse_timestamp
+
+MAX_BATCH = 2000
+
+
+class Projector(Protocol):
+    """Keeps derived tables in step with the log, inside the writer's transaction."""
+
+    def setup(self, db: sqlite3.Connection) -> None: ...
+
+    def apply(self, db: sqlite3.Connection, events: Sequence[StoredEvent]) -> None: ...
+
+    def committed(self) -> None: ...
+
+    def rolled_back(self) -> None: ...
+
+
+class _Append:
+    __slots__ = ("contents", "events", "expected", "future", "stream_id")
+
+    def __init__(
+        self,
+        stream_id: str,
+        expected: int,
+        events: Sequence[ev.Event],
+        contents: Sequence[bytes],
+    ) -> None:
+        self.stream_id = stream_id
+        self.expected = expected
+        self.events = events
+        self.contents = contents
+        self.future: Future[AppendResult] = Future()
+
+
+_STOP = object()
+
+
+def create_schema(path: Path) -> None:
+    db = sqlite_utils.Database(path)
+    db.conn.execute("PRAGMA journal_mode=WAL")
+    if "events" not in db.table_names():
+        db["events"].create(
+            {
+                "position": int,
+                "stream_id": str,
+                "version": int,
+                "type": str,
+                "schema": int,
+                "data": bytes,
+                "recorded_at": str,
+                "hash": bytes,
+            },
+            pk="position",
+            not_null={"stream_id", "version", "type", "schema", "data", "recorded_at", "hash"},
+        )
+        db["events"].create_index(["stream_id", "version"], unique=True)
+    if "content" not in db.table_names():
+        db["content"].create({"sha256": str, "data": bytes}, pk="sha256", not_null={"data"})
+    db.conn.commit()
+    db.conn.close()
+
+
+def connect(path: Path, *, readonly: bool = False, durable: bool = True) -> sqlite3.Connection:
+    if readonly:
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
+    else:
+        db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        # FULL syncs the WAL at every commit: an acknowledged append survives power loss.
+        db.execute(f"PRAGMA synchronous={'FULL' if durable else 'OFF'}")
+    db.execute("PRAGMA busy_timeout=30000")
+    return db
+
+
+class SqliteEventStore:
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        projector: Projector | None = None,
+        clock: Clock | None = None,
+        durable: bool = True,
+    ) -> None:
+        """``durable=False`` skips fsync: only for simulations and tests that throw data away."""
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        create_schema(self.path)
+        self._clock = clock or SystemClock()
+        self._projector = projector
+        self._writer_db = connect(self.path, durable=durable)
+        if projector is not None:
+            projector.setup(self._writer_db)
+        self._local = threading.local()
+        self._readers: list[sqlite3.Connection] = []
+        self._readers_lock = threading.Lock()
+        self._queue: queue.SimpleQueue[_Append | object] = queue.SimpleQueue()
+        self._load_head()
+        self._closed = False
+        self._writer = threading.Thread(target=self._write_loop, name="sendtrail-writer")
+        self._writer.daemon = True
+        self._writer.start()
+
+    # --- the port -----------------------------------------------------------------------
+
+    def submit(
+        self,
+        stream_id: str,
+        expected_version: int,
+        events: Sequence[ev.Event],
+        contents: Sequence[bytes] = (),
+    ) -> Future[AppendResult]:
+        if self._closed:
+            raise RuntimeError("the event store is closed")
+        request = _Append(stream_id, expected_version, events, contents)
+        self._queue.put(request)
+        return request.future
+
+    def append(
+        self,
+        stream_id: str,
+        expected_version: int,
+        events: Sequence[ev.Event],
+        contents: Sequence[bytes] = (),
+    ) -> AppendResult:
+        return self.submit(stream_id, expected_version, events, contents).result()
+
+    def read_stream(self, stream_id: str) -> list[StoredEvent]:
+        rows = self._reader().execute(
+            "SELECT position, stream_id, version, type, schema, data, recorded_at, hash "
+            "FROM events WHERE stream_id = ? ORDER BY version",
+            (stream_id,),
+        )
+        return [decode_row(RawEvent(*row)) for row in rows]
+
+    def read_all(self, after: int = 0, limit: int | None = None) -> Iterator[StoredEvent]:
+        for raw in self.read_raw(after, limit):
+            yield decode_row(raw)
+
+    def read_raw(self, after: int = 0, limit: int | None = None) -> Iterator[RawEvent]:
+        """Rows as stored, undecoded (for integrity checks and fast replays)."""
+        db = connect(self.path, readonly=True)
+        try:
+            cursor = db.execute(
+                "SELECT position, stream_id, version, type, schema, data, recorded_at, hash "
+                "FROM events WHERE position > ? ORDER BY position LIMIT ?",
+                (after, -1 if limit is None else limit),
+            )
+            while rows := cursor.fetchmany(5000):
+                for row in rows:
+                    yield RawEvent(*row)
+        finally:
+            db.close()
+
+    def last_position(self) -> int:
+        row = self._reader().execute("SELECT MAX(position) FROM events").fetchone()
+        return row[0] or 0
+
+    def stream_version(self, stream_id: str) -> int:
+        row = (
+            self._reader()
+            .execute("SELECT MAX(version) FROM events WHERE stream_id = ?", (stream_id,))
+            .fetchone()
+        )
+        return row[0] or 0
+
+    def put_content(self, data: bytes) -> str:
+        """Store content on its own; ``append(..., contents=...)`` saves a commit."""
+        self.submit("", 0, (), (data,)).result()
+        return content_address(data)
+
+    def get_content(self, sha256: str) -> bytes | None:
+        row = (
+            self._reader()
+            .execute("SELECT data FROM content WHERE sha256 = ?", (sha256,))
+            .fetchone()
+        )
+        return None if row is None else bytes(row[0])
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._queue.put(_STOP)
+        self._writer.join()
+        self._writer_db.close()
+        with self._readers_lock:
+            for db in self._readers:
+                db.close()
+            self._readers.clear()
+
+    def __enter__(self) -> SqliteEventStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- the writer ---------------------------------------------------------------------
+
+    def _reader(self) -> sqlite3.Connection:
+        db: sqlite3.Connection | None = getattr(self._local, "db", None)
+        if db is None:
+            db = connect(self.path)
+            self._local.db = db
+            with self._readers_lock:
+                self._readers.append(db)
+        return db
+
+    def _load_head(self) -> None:
+        row = self._writer_db.execute(
+            "SELECT position, hash FROM events ORDER BY position DESC LIMIT 1"
+        ).fetchone()
+        self._head_position, self._head_hash = (row[0], bytes(row[1])) if row else (0, GENESIS)
+
+    def _write_loop(self) -> None:
+        while True:
+            first = self._queue.get()
+            if first is _STOP:
+                return
+            batch: list[_Append] = [first]  # type: ignore[list-item]
+            stop_after = False
+            while len(batch) < MAX_BATCH:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is _STOP:
+                    stop_after = True
+                    break
+                batch.append(item)  # type: ignore[arg-type]
+            self._commit(batch)
+            if stop_after:
+                return
+
+    def _commit(self, batch: list[_Append]) -> None:
+        outcomes: list[AppendResult | BaseException]
+        try:
+            outcomes = self._write(batch)
+        except Exception as error:
+            if len(batch) > 1:
+                # One bad append must not fail the others: redo them one by one.
+                for request in batch:
+                    self._commit([request])
+                return
+            outcomes = [error]
+        for request, outcome in zip(batch, outcomes, strict=True):
+            if isinstance(outcome, BaseException):
+                request.future.set_exception(outcome)
+            else:
+                request.future.set_result(outcome)
+
+    def _write(self, batch: list[_Append]) -> list[AppendResult | BaseException]:
+        db = self._writer_db
+        now = self._clock.now()
+        recorded_at = format_timestamp(now)
+        recorded_time = parse_timestamp(recorded_at)
+        position, previous = self._head_position, self._head_hash
+        versions: dict[str, int] = {}
+        rows: list[tuple[object, ...]] = []
+        stored: list[StoredEvent] = []
+        outcomes: list[AppendResult | BaseException] = []
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            for request in batch:
+                if request.contents:
+                    db.executemany(
+                        "INSERT OR IGNORE INTO content (sha256, data) VALUES (?, ?)",
+                        [(content_address(data), data) for data in request.contents],
+                    )
+                if not request.events:
+                    outcomes.append(AppendResult(request.stream_id, request.expected, 0, 0))
+                    continue
+                current = versions.get(request.stream_id)
+                if current is None:
+                    current = self._version_in_db(request.stream_id)
+                if current != request.expected:
+                    outcomes.append(ConcurrencyError(request.stream_id, request.expected, current))
+                    continue
+                first = position + 1
+                for event in request.events:
+                    position += 1
+                    current += 1
+                    data = ev.encode(event)
+                    event_type = type(event).__name__
+                    schema = type(event).SCHEMA
+                    previous = chain_hash(
+                        previous,
+                        position,
+                        request.stream_id,
+                        current,
+                        event_type,
+                        schema,
+                        data,
+                        recorded_at,
+                    )
+                    rows.append(
+                        (
+                            position,
+                            request.stream_id,
+                            current,
+                            event_type,
+                            schema,
+                            data,
+                            recorded_at,
+                            previous,
+                        )
+                    )
+                    stored.append(
+                        StoredEvent(
+                            position=position,
+                            stream_id=request.stream_id,
+                            version=current,
+                            event=event,
+                            recorded_at=recorded_time,
+                            hash=previous,
+                        )
+                    )
+                versions[request.stream_id] = current
+                outcomes.append(AppendResult(request.stream_id, current, first, position))
+            db.executemany(
+                "INSERT INTO events (position, stream_id, version, type, schema, data, "
+                "recorded_at, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+            if self._projector is not None and stored:
+                self._projector.apply(db, stored)
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            if self._projector is not None:
+                self._projector.rolled_back()
+            raise
+        if self._projector is not None:
+            self._projector.committed()
+        self._head_position, self._head_hash = position, previous
+        return outcomes
+
+    def _version_in_db(self, stream_id: str) -> int:
+        row = self._writer_db.execute(
+            "SELECT MAX(version) FROM events WHERE stream_id = ?", (stream_id,)
+        ).fetchone()
+        return row[0] or 0
+
+
+def decode_row(raw: RawEvent) -> StoredEvent:
+    return StoredEvent(
+        position=raw.position,
+        stream_id=raw.stream_id,
+        version=raw.version,
+        event=ev.decode(raw.data, raw.type, raw.schema),
+        recorded_at=parse_timestamp(raw.recorded_at),
+        hash=bytes(raw.hash),
+    )
+
+
+def content_address(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()

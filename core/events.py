@@ -1,0 +1,263 @@
+"""Every fact sendtrail records, as frozen msgspec structs in one tagged union.
+
+The tag (``type``) names the event; ``SCHEMA`` is the version of its current shape. The log
+stores both beside the encoded bytes, so an event written under an older schema is upcast
+to the current shape on read (see ``UPCASTERS``) and old logs stay readable forever.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, ClassVar, Final
+
+import msgspec
+
+
+class Event(
+    msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True, tag_field="type", tag=True
+):
+    """Base of all events. ``at`` is when the engine concluded it (the caller's clock)."""
+
+    SCHEMA: ClassVar[int] = 1
+    at: datetime
+
+
+class Tag(msgspec.Struct, frozen=True):
+    name: str
+    value: str
+
+
+# --- the request ------------------------------------------------------------------------
+
+
+class SendRequested(Event, frozen=True, kw_only=True):
+    """A client asked to send; recipients enter ``requested``."""
+
+    message_id: str
+    source: str
+    destinations: tuple[str, ...]
+    operation: str = "SendEmail"
+    content_sha256: str | None = None
+    configuration_set: str | None = None
+    tags: tuple[Tag, ...] = ()
+    feedback_address: str | None = None
+    caller: str | None = None
+    source_ip: str | None = None
+
+
+class SendAccepted(Event, frozen=True, kw_only=True):
+    """The request passed validation; delivery must end by ``expires_at``."""
+
+    expires_at: datetime
+
+
+class SendRejected(Event, frozen=True, kw_only=True):
+    """The request failed validation; the client got this SES error."""
+
+    code: str
+    message: str
+
+
+class ContentRejected(Event, frozen=True, kw_only=True):
+    """The content scan found something dangerous after acceptance (SES's Reject)."""
+
+    reason: str = "Bad content"
+    detail: str = ""
+
+
+class RenderingFailed(Event, frozen=True, kw_only=True):
+    template_name: str
+    error_message: str
+
+
+# --- delivery attempts ------------------------------------------------------------------
+
+
+class RecipientSuppressed(Event, frozen=True, kw_only=True):
+    """The address is on a suppression list: SES's bounce without an attempt."""
+
+    recipient: str
+    reason: str
+    bounce_type: str
+    bounce_subtype: str
+    status: str
+    diagnostic_code: str
+    reporting_mta: str
+    feedback_id: str
+
+
+class AttemptStarted(Event, frozen=True, kw_only=True):
+    """A delivery attempt to these recipients began; it is presumed lost after ``lease_until``."""
+
+    recipients: tuple[str, ...]
+    lease_until: datetime
+
+
+class RecipientDelivered(Event, frozen=True, kw_only=True):
+    SCHEMA: ClassVar[int] = 2
+    recipient: str
+    smtp_response: str
+    remote_mta_ip: str | None = None
+    reporting_mta: str | None = None
+    processing_ms: int | None = None
+
+
+class RecipientDeferred(Event, frozen=True, kw_only=True):
+    """A temporary failure: SES's DeliveryDelay; the next attempt is due at ``next_attempt_at``."""
+
+    recipient: str
+    status: str
+    diagnostic_code: str
+    delay_type: str
+    next_attempt_at: datetime
+    expires_at: datetime
+    remote_mta_ip: str | None = None
+    reporting_mta: str | None = None
+
+
+class BounceEvent(Event, frozen=True, kw_only=True):
+    """Base of the events that end a recipient in a bounce, with SES's ``bounce`` fields."""
+
+    recipient: str
+    bounce_type: str
+    bounce_subtype: str
+    action: str | None = "failed"
+    status: str | None = None
+    diagnostic_code: str | None = None
+    remote_mta_ip: str | None = None
+    reporting_mta: str | None = None
+    feedback_id: str
+
+
+class RecipientBounced(BounceEvent, frozen=True, kw_only=True):
+    """The receiving server refused the recipient during the SMTP transaction."""
+
+
+class DeliveryExpired(BounceEvent, frozen=True, kw_only=True):
+    """The retry window closed: SES's Transient 4.4.7 expiry bounce."""
+
+
+# --- news that comes back by mail -------------------------------------------------------
+
+
+class BounceReported(BounceEvent, frozen=True, kw_only=True):
+    """A bounce (DSN) arrived after the receiving server had accepted the message."""
+
+
+class ComplaintReported(Event, frozen=True, kw_only=True):
+    recipient: str
+    feedback_id: str
+    feedback_type: str | None = None
+    user_agent: str | None = None
+    arrival_date: str | None = None
+    complaint_subtype: str | None = None
+
+
+class AutoReplyReported(Event, frozen=True, kw_only=True):
+    recipient: str
+    feedback_id: str
+    subject: str | None = None
+
+
+AnyEvent = (
+    SendRequested
+    | SendAccepted
+    | SendRejected
+    | ContentRejected
+    | RenderingFailed
+    | RecipientSuppressed
+    | AttemptStarted
+    | RecipientDelivered
+    | RecipientDeferred
+    | RecipientBounced
+    | DeliveryExpired
+    | BounceReported
+    | ComplaintReported
+    | AutoReplyReported
+)
+
+EVENT_TYPES: Final[dict[str, type[Event]]] = {
+    cls.__name__: cls
+    for cls in (
+        SendRequested,
+        SendAccepted,
+        SendRejected,
+        ContentRejected,
+        RenderingFailed,
+        RecipientSuppressed,
+        AttemptStarted,
+        RecipientDelivered,
+        RecipientDeferred,
+        RecipientBounced,
+        DeliveryExpired,
+        BounceReported,
+        ComplaintReported,
+        AutoReplyReported,
+    )
+}
+
+
+# --- old shapes -------------------------------------------------------------------------
+
+
+def _delivered_v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
+    """Schema 1 named the reply ``smtp_reply`` and had no processing time.
+
+    Schema 2 took SES's own field name, ``smtpResponse``, and added ``processingTimeMillis``.
+    """
+    data = dict(data)
+    data["smtp_response"] = data.pop("smtp_reply")
+    data.setdefault("processing_ms", None)
+    return data
+
+
+# (type, schema it was written with) -> function returning the next schema's dict.
+UPCASTERS: Final[dict[tuple[str, int], Callable[[dict[str, Any]], dict[str, Any]]]] = {
+    ("RecipientDelivered", 1): _delivered_v1_to_v2,
+}
+
+
+class UnreadableEvent(ValueError):
+    """Stored bytes that no known schema decodes."""
+
+
+_json_encoder = msgspec.json.Encoder()
+_json_decoder = msgspec.json.Decoder(AnyEvent)
+_dict_decoder = msgspec.json.Decoder(dict[str, Any])
+
+
+def encode(event: Event) -> bytes:
+    return _json_encoder.encode(event)
+
+
+def schema_of(event: Event) -> int:
+    return type(event).SCHEMA
+
+
+def decode(data: bytes, event_type: str, schema: int) -> Event:
+    """Decode stored bytes, upcasting an older schema to the current shape."""
+    cls = EVENT_TYPES.get(event_type)
+    if cls is None:
+        raise UnreadableEvent(f"unknown event type {event_type!r}")
+    try:
+        if schema == cls.SCHEMA:
+            return _json_decoder.decode(data)
+        if schema > cls.SCHEMA:
+            raise UnreadableEvent(f"{event_type} schema {schema} is newer than this sendtrail")
+        fields = _dict_decoder.decode(data)
+        while schema < cls.SCHEMA:
+            upcast = UPCASTERS.get((event_type, schema))
+            if upcast is None:
+                raise UnreadableEvent(f"no upcast for {event_type} schema {schema}")
+            fields = upcast(fields)
+            schema += 1
+        return msgspec.convert(fields, AnyEvent)
+    except (msgspec.DecodeError, msgspec.ValidationError) as error:
+        raise UnreadableEvent(f"{event_type} schema {schema}: {error}") from error
+
+
+def to_builtins(event: Event) -> dict[str, Any]:
+    """The event as plain JSON-ready data (for ``history --json`` and exports)."""
+    result: dict[str, Any] = msgspec.to_builtins(event)
+    return result

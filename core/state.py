@@ -1,0 +1,228 @@
+"""A message's state, folded from its events: ``evolve(state, event) -> state``.
+
+Each recipient follows the lifecycle on its own; the message's view is derived from them.
+``evolve`` checks every move against the compiled lifecycle, so a log that records an
+illegal move cannot be folded silently.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import datetime
+
+import msgspec
+
+from . import events as ev
+from .lifecycle import TERMINAL_STATES, IllegalTransition, State, next_state
+
+# Recipients in these states still wait for an attempt (or for one to end).
+AWAITING_DELIVERY = frozenset({State.ACCEPTED, State.SENDING, State.SOFT_BOUNCED})
+SETTLED_STATES = frozenset(
+    {State.DELIVERED, State.AUTO_REPLIED} | TERMINAL_STATES,
+)
+
+
+class RecipientState(msgspec.Struct, frozen=True, kw_only=True):
+    address: str
+    status: State
+    updated_at: datetime
+    attempts: int = 0
+    first_attempt_at: datetime | None = None
+    due_at: datetime | None = None
+    expires_at: datetime | None = None
+    last_status: str | None = None
+    last_diagnostic: str | None = None
+    smtp_response: str | None = None
+    bounce_type: str | None = None
+    bounce_subtype: str | None = None
+
+    @property
+    def domain(self) -> str:
+        return self.address.rpartition("@")[2].lower()
+
+
+class MessageState(msgspec.Struct, frozen=True, kw_only=True):
+    message_id: str
+    version: int
+    requested_at: datetime
+    updated_at: datetime
+    source: str
+    recipients: dict[str, RecipientState]
+    configuration_set: str | None = None
+    content_sha256: str | None = None
+    expires_at: datetime | None = None
+
+    @property
+    def status(self) -> str:
+        """The message's own view: the recipients' common state, or ``partial``."""
+        states = {r.status for r in self.recipients.values()}
+        return next(iter(states)).value if len(states) == 1 else "partial"
+
+    def counts(self) -> dict[str, int]:
+        return dict(Counter(r.status.value for r in self.recipients.values()))
+
+    def recipient(self, address: str) -> RecipientState:
+        try:
+            return self.recipients[address]
+        except KeyError:
+            raise UnknownRecipient(self.message_id, address) from None
+
+
+class UnknownRecipient(KeyError):
+    def __init__(self, message_id: str, address: str) -> None:
+        super().__init__(f"{address} is not a recipient of message {message_id}")
+        self.message_id = message_id
+        self.address = address
+
+
+class NoSuchMessage(LookupError):
+    """An event other than ``SendRequested`` for a message that was never requested."""
+
+
+_replace = msgspec.structs.replace
+
+
+def evolve(state: MessageState | None, event: ev.Event) -> MessageState:
+    """The message after ``event``; raises ``IllegalTransition`` for a move not allowed."""
+    if isinstance(event, ev.SendRequested):
+        if state is not None:
+            raise IllegalTransition(state.status, "SendRequested")
+        return _requested(event)
+    if state is None:
+        raise NoSuchMessage(f"{type(event).__name__} before SendRequested")
+    trigger = type(event).__name__
+    version = state.version + 1
+    match event:
+        case ev.SendAccepted():
+            moved = _move_all(
+                state, trigger, event.at, due_at=event.at, expires_at=event.expires_at
+            )
+            return _replace(
+                state,
+                version=version,
+                updated_at=event.at,
+                recipients=moved,
+                expires_at=event.expires_at,
+            )
+        case ev.SendRejected() | ev.ContentRejected() | ev.RenderingFailed():
+            moved = _move_all(state, trigger, event.at, due_at=None)
+            return _replace(state, version=version, updated_at=event.at, recipients=moved)
+        case ev.AttemptStarted():
+            recipients = dict(state.recipients)
+            for address in event.recipients:
+                current = state.recipient(address)
+                recipients[address] = _replace(
+                    current,
+                    status=next_state(current.status, trigger),
+                    updated_at=event.at,
+                    attempts=current.attempts + 1,
+                    first_attempt_at=current.first_attempt_at or event.at,
+                    due_at=event.lease_until,
+                )
+            return _replace(state, version=version, updated_at=event.at, recipients=recipients)
+        case ev.RecipientDelivered():
+            return _move_one(
+                state,
+                version,
+                event.recipient,
+                trigger,
+                event.at,
+                due_at=None,
+                smtp_response=event.smtp_response,
+                last_status=_status_of(event.smtp_response),
+                last_diagnostic=None,
+            )
+        case ev.RecipientDeferred():
+            return _move_one(
+                state,
+                version,
+                event.recipient,
+                trigger,
+                event.at,
+                due_at=event.next_attempt_at,
+                last_status=event.status,
+                last_diagnostic=event.diagnostic_code,
+            )
+        case ev.RecipientSuppressed() | ev.BounceEvent():
+            return _move_one(
+                state,
+                version,
+                event.recipient,
+                trigger,
+                event.at,
+                due_at=None,
+                last_status=event.status,
+                last_diagnostic=event.diagnostic_code,
+                bounce_type=event.bounce_type,
+                bounce_subtype=event.bounce_subtype,
+            )
+        case ev.ComplaintReported() | ev.AutoReplyReported():
+            return _move_one(state, version, event.recipient, trigger, event.at, due_at=None)
+    raise TypeError(f"evolve does not know {type(event).__name__}")
+
+
+def fold(events: list[ev.Event], state: MessageState | None = None) -> MessageState | None:
+    for event in events:
+        state = evolve(state, event)
+    return state
+
+
+def _requested(event: ev.SendRequested) -> MessageState:
+    recipients = {
+        address: RecipientState(address=address, status=State.REQUESTED, updated_at=event.at)
+        for address in event.destinations
+    }
+    return MessageState(
+        message_id=event.message_id,
+        version=1,
+        requested_at=event.at,
+        updated_at=event.at,
+        source=event.source,
+        recipients=recipients,
+        configuration_set=event.configuration_set,
+        content_sha256=event.content_sha256,
+    )
+
+
+def _move_all(
+    state: MessageState,
+    trigger: str,
+    at: datetime,
+    *,
+    due_at: datetime | None,
+    expires_at: datetime | None = None,
+) -> dict[str, RecipientState]:
+    return {
+        address: _replace(
+            recipient,
+            status=next_state(recipient.status, trigger),
+            updated_at=at,
+            due_at=due_at,
+            expires_at=expires_at if expires_at is not None else recipient.expires_at,
+        )
+        for address, recipient in state.recipients.items()
+    }
+
+
+def _move_one(
+    state: MessageState,
+    version: int,
+    address: str,
+    trigger: str,
+    at: datetime,
+    **changes: object,
+) -> MessageState:
+    current = state.recipient(address)
+    recipients = dict(state.recipients)
+    recipients[address] = _replace(
+        current, status=next_state(current.status, trigger), updated_at=at, **changes
+    )
+    return _replace(state, version=version, updated_at=at, recipients=recipients)
+
+
+def _status_of(smtp_response: str) -> str | None:
+    """The enhanced status code in a reply such as ``250 2.6.0 Message received``."""
+    parts = smtp_response.split(maxsplit=2)
+    if len(parts) >= 2 and parts[1].count(".") == 2 and parts[1][0].isdigit():
+        return parts[1]
+    return None
