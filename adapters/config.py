@@ -42,7 +42,7 @@ class AccountSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     sandbox: bool = False
     max_send_rate: float = 14.0
     max_24_hour_send: float = 50_000
-    suppressed_reasons: list[str] = ["BOUNCE", "COMPLAINT"]
+    suppressed_reasons: tuple[str, ...] = ("BOUNCE", "COMPLAINT")
 
 
 class IdentitySettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -61,7 +61,7 @@ class DnsSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
 
 class SimulatorSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    domains: list[str] = ["simulator.amazonses.com", "simulator.sendtrail.localhost"]
+    domains: tuple[str, ...] = ("simulator.amazonses.com", "simulator.sendtrail.localhost")
 
 
 class StoreSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):

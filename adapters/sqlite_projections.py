@@ -1,7 +1,8 @@
 """SQLite tables for the read models, kept in step with the log inside its transactions.
 
 The message projector folds each message's events with the core's ``evolve`` and writes the
-rows ``core.projections`` derives: ``messages``, ``recipients`` and ``delivery_queue``. It
+rows ``core.projections`` derives: ``messages`` and ``recipients``, whose ``due_at`` column,
+through a partial index, is the delivery queue (the ``delivery_queue`` view). It
 keeps a bounded cache of recent message states; a message that fell out of the cache is
 folded again from its stream, so memory stays flat however long the log grows.
 """
@@ -11,17 +12,30 @@ from __future__ import annotations
 import sqlite3
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from typing import Final
+from typing import Final, Protocol
 
 from sendtrail.core import events as ev
 from sendtrail.core import projections as proj
-from sendtrail.core.ports import StoredEvent
 from sendtrail.core.state import MessageState, RecipientState, evolve, fold
 
 # (stream id, position) -> that stream's events recorded before the position.
 StreamLoader = Callable[[str, int], list[ev.Event]]
 
-PROJECTION_TABLES: Final = ("messages", "recipients", "delivery_queue")
+
+class Logged(Protocol):
+    """What a projector needs of a logged event (``StoredEvent`` has more)."""
+
+    @property
+    def position(self) -> int: ...
+    @property
+    def stream_id(self) -> str: ...
+    @property
+    def version(self) -> int: ...
+    @property
+    def event(self) -> ev.Event: ...
+
+
+PROJECTION_TABLES: Final = ("messages", "recipients")
 
 SCHEMA: Final = """
 CREATE TABLE IF NOT EXISTS projection_positions (
@@ -57,15 +71,12 @@ CREATE TABLE IF NOT EXISTS recipients (
     updated_at TEXT NOT NULL,
     PRIMARY KEY (message_id, address)
 );
-CREATE TABLE IF NOT EXISTS delivery_queue (
-    message_id TEXT NOT NULL,
-    address TEXT NOT NULL,
-    domain TEXT NOT NULL,
-    status TEXT NOT NULL,
-    due_at TEXT NOT NULL,
-    PRIMARY KEY (message_id, address)
-);
-CREATE INDEX IF NOT EXISTS delivery_queue_due ON delivery_queue (due_at);
+-- The delivery queue: recipients still awaiting an attempt, by when it is due. A partial
+-- index holds only those rows, so picking due work costs what is due, not what was sent.
+CREATE INDEX IF NOT EXISTS recipients_due ON recipients (due_at) WHERE due_at IS NOT NULL;
+CREATE VIEW IF NOT EXISTS delivery_queue AS
+    SELECT message_id, address, domain, status, due_at FROM recipients
+    WHERE due_at IS NOT NULL;
 """
 
 _UPSERT_MESSAGE = (
@@ -76,11 +87,6 @@ _UPSERT_RECIPIENT = (
     f"INSERT OR REPLACE INTO recipients ({', '.join(proj.RECIPIENT_COLUMNS)}) "
     f"VALUES ({', '.join('?' * len(proj.RECIPIENT_COLUMNS))})"
 )
-_UPSERT_QUEUE = (
-    f"INSERT OR REPLACE INTO delivery_queue ({', '.join(proj.QUEUE_COLUMNS)}) "
-    f"VALUES ({', '.join('?' * len(proj.QUEUE_COLUMNS))})"
-)
-_DELETE_QUEUE = "DELETE FROM delivery_queue WHERE message_id = ? AND address = ?"
 
 
 def events_table_loader(db: sqlite3.Connection) -> StreamLoader:
@@ -113,7 +119,7 @@ class MessageProjector:
         if self._load_stream is None:
             self._load_stream = events_table_loader(db)
 
-    def apply(self, db: sqlite3.Connection, events: Sequence[StoredEvent]) -> None:
+    def apply(self, db: sqlite3.Connection, events: Sequence[Logged]) -> None:
         pending = self._pending
         dirty: dict[tuple[str, str], RecipientState] = {}
         touched: set[str] = set()
@@ -129,17 +135,11 @@ class MessageProjector:
                 dirty[(message_id, recipient.address)] = recipient
             pending[message_id] = after
             touched.add(message_id)
-        db.executemany(_UPSERT_MESSAGE, [proj.message_row(pending[m]) for m in touched])
-        db.executemany(_UPSERT_RECIPIENT, [proj.recipient_row(m, r) for (m, _), r in dirty.items()])
-        queued, unqueued = [], []
-        for (message_id, address), recipient in dirty.items():
-            row = proj.queue_row(message_id, recipient)
-            if row is None:
-                unqueued.append((message_id, address))
-            else:
-                queued.append(row)
-        db.executemany(_UPSERT_QUEUE, queued)
-        db.executemany(_DELETE_QUEUE, unqueued)
+        stamp = proj.batch_timestamps()
+        db.executemany(_UPSERT_MESSAGE, [proj.message_row(pending[m], stamp) for m in touched])
+        db.executemany(
+            _UPSERT_RECIPIENT, [proj.recipient_row(m, r, stamp) for (m, _), r in dirty.items()]
+        )
         record_position(db, self.name, events[-1].position)
 
     def committed(self) -> None:
@@ -169,7 +169,7 @@ class ProjectionSet:
         for projector in self.projectors:
             projector.setup(db)
 
-    def apply(self, db: sqlite3.Connection, events: Sequence[StoredEvent]) -> None:
+    def apply(self, db: sqlite3.Connection, events: Sequence[Logged]) -> None:
         for projector in self.projectors:
             projector.apply(db, events)
 

@@ -8,6 +8,8 @@ durable, and fifty concurrent writers cost one fsync, not fifty.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import queue
 import sqlite3
@@ -40,7 +42,9 @@ class Projector(Protocol):
 
 
 class _Append:
-    __slots__ = ("contents", "events", "expected", "future", "stream_id")
+    """One append waiting for the writer, answered through a thread or an asyncio future."""
+
+    __slots__ = ("contents", "events", "expected", "future", "loop", "stream_id")
 
     def __init__(
         self,
@@ -48,12 +52,16 @@ class _Append:
         expected: int,
         events: Sequence[ev.Event],
         contents: Sequence[bytes],
+        loop: asyncio.AbstractEventLoop | None = None,
     ) -> None:
         self.stream_id = stream_id
         self.expected = expected
         self.events = events
         self.contents = contents
-        self.future: Future[AppendResult] = Future()
+        self.loop = loop
+        self.future: Future[AppendResult] | asyncio.Future[AppendResult] = (
+            Future() if loop is None else loop.create_future()
+        )
 
 
 _STOP = object()
@@ -136,7 +144,7 @@ class SqliteEventStore:
             raise RuntimeError("the event store is closed")
         request = _Append(stream_id, expected_version, events, contents)
         self._queue.put(request)
-        return request.future
+        return request.future  # type: ignore[return-value]
 
     def append(
         self,
@@ -146,6 +154,20 @@ class SqliteEventStore:
         contents: Sequence[bytes] = (),
     ) -> AppendResult:
         return self.submit(stream_id, expected_version, events, contents).result()
+
+    async def append_async(
+        self,
+        stream_id: str,
+        expected_version: int,
+        events: Sequence[ev.Event],
+        contents: Sequence[bytes] = (),
+    ) -> AppendResult:
+        """Append from a coroutine; the writer wakes each event loop once per commit."""
+        if self._closed:
+            raise RuntimeError("the event store is closed")
+        request = _Append(stream_id, expected_version, events, contents, asyncio.get_running_loop())
+        self._queue.put(request)
+        return await request.future  # type: ignore[misc]
 
     def read_stream(self, stream_id: str) -> list[StoredEvent]:
         rows = self._reader().execute(
@@ -265,11 +287,16 @@ class SqliteEventStore:
                     self._commit([request])
                 return
             outcomes = [error]
+        by_loop: dict[asyncio.AbstractEventLoop, list[tuple[_Append, object]]] = {}
         for request, outcome in zip(batch, outcomes, strict=True):
-            if isinstance(outcome, BaseException):
-                request.future.set_exception(outcome)
+            if request.loop is None:
+                _settle(request.future, outcome)
             else:
-                request.future.set_result(outcome)
+                by_loop.setdefault(request.loop, []).append((request, outcome))
+        for loop, settled in by_loop.items():
+            # One wake-up per loop and commit, however many coroutines were waiting.
+            with contextlib.suppress(RuntimeError):  # a closed loop has nobody waiting
+                loop.call_soon_threadsafe(_settle_all, settled)
 
     def _write(self, batch: list[_Append]) -> list[AppendResult | BaseException]:
         db = self._writer_db
@@ -277,12 +304,12 @@ class SqliteEventStore:
         recorded_at = format_timestamp(now)
         recorded_time = parse_timestamp(recorded_at)
         position, previous = self._head_position, self._head_hash
-        versions: dict[str, int] = {}
         rows: list[tuple[object, ...]] = []
         stored: list[StoredEvent] = []
         outcomes: list[AppendResult | BaseException] = []
         db.execute("BEGIN IMMEDIATE")
         try:
+            versions = self._versions_in_db(batch)
             for request in batch:
                 if request.contents:
                     db.executemany(
@@ -292,9 +319,7 @@ class SqliteEventStore:
                 if not request.events:
                     outcomes.append(AppendResult(request.stream_id, request.expected, 0, 0))
                     continue
-                current = versions.get(request.stream_id)
-                if current is None:
-                    current = self._version_in_db(request.stream_id)
+                current = versions.get(request.stream_id, 0)
                 if current != request.expected:
                     outcomes.append(ConcurrencyError(request.stream_id, request.expected, current))
                     continue
@@ -357,11 +382,33 @@ class SqliteEventStore:
         self._head_position, self._head_hash = position, previous
         return outcomes
 
-    def _version_in_db(self, stream_id: str) -> int:
-        row = self._writer_db.execute(
-            "SELECT MAX(version) FROM events WHERE stream_id = ?", (stream_id,)
-        ).fetchone()
-        return row[0] or 0
+    def _versions_in_db(self, batch: list[_Append]) -> dict[str, int]:
+        """Current versions of the batch's streams, in one query per 500 streams."""
+        streams = list({request.stream_id for request in batch if request.events})
+        versions: dict[str, int] = {}
+        for start in range(0, len(streams), 500):
+            chunk = streams[start : start + 500]
+            rows = self._writer_db.execute(
+                "SELECT stream_id, MAX(version) FROM events "
+                f"WHERE stream_id IN ({', '.join('?' * len(chunk))}) GROUP BY stream_id",
+                chunk,
+            )
+            versions.update(rows)
+        return versions
+
+
+def _settle(future: Future[AppendResult] | asyncio.Future[AppendResult], outcome: object) -> None:
+    if future.done():
+        return
+    if isinstance(outcome, BaseException):
+        future.set_exception(outcome)
+    else:
+        future.set_result(outcome)  # type: ignore[arg-type]
+
+
+def _settle_all(settled: list[tuple[_Append, object]]) -> None:
+    for request, outcome in settled:
+        _settle(request.future, outcome)
 
 
 def decode_row(raw: RawEvent) -> StoredEvent:

@@ -223,7 +223,6 @@ class UnreadableEvent(ValueError):
 
 
 _json_encoder = msgspec.json.Encoder()
-_json_decoder = msgspec.json.Decoder(AnyEvent)
 _dict_decoder = msgspec.json.Decoder(dict[str, Any])
 
 
@@ -235,14 +234,29 @@ def schema_of(event: Event) -> int:
     return type(event).SCHEMA
 
 
+# One decoder per current (type, schema): the common case costs a dict lookup and a decode.
+_CURRENT_DECODERS: Final[dict[tuple[str, int], msgspec.json.Decoder[Any]]] = {
+    (name, cls.SCHEMA): msgspec.json.Decoder(cls) for name, cls in EVENT_TYPES.items()
+}
+
+
 def decode(data: bytes, event_type: str, schema: int) -> Event:
     """Decode stored bytes, upcasting an older schema to the current shape."""
+    decoder = _CURRENT_DECODERS.get((event_type, schema))
+    if decoder is not None:
+        try:
+            event: Event = decoder.decode(data)
+        except (msgspec.DecodeError, msgspec.ValidationError) as error:
+            raise UnreadableEvent(f"{event_type} schema {schema}: {error}") from error
+        return event
+    return _decode_older(data, event_type, schema)
+
+
+def _decode_older(data: bytes, event_type: str, schema: int) -> Event:
     cls = EVENT_TYPES.get(event_type)
     if cls is None:
         raise UnreadableEvent(f"unknown event type {event_type!r}")
     try:
-        if schema == cls.SCHEMA:
-            return _json_decoder.decode(data)
         if schema > cls.SCHEMA:
             raise UnreadableEvent(f"{event_type} schema {schema} is newer than this sendtrail")
         fields = _dict_decoder.decode(data)

@@ -7,10 +7,11 @@ rebuild equal to the live state.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Final
 
-from .state import AWAITING_DELIVERY, MessageState, RecipientState
+from .state import MessageState, RecipientState
 
 MESSAGE_COLUMNS: Final = (
     "message_id",
@@ -44,18 +45,34 @@ QUEUE_COLUMNS: Final = ("message_id", "address", "domain", "status", "due_at")
 
 MessageRow = tuple[object, ...]
 RecipientRow = tuple[object, ...]
-QueueRow = tuple[object, ...]
 
 
 def timestamp(when: datetime | None) -> str | None:
-    """Fixed-width UTC text, so that stored times sort and compare as strings."""
+    """Fixed-width UTC text (``2026-01-05T09:30:00.000000+00:00``): sorts as it compares."""
     if when is None:
         return None
-    when = when.astimezone(UTC)
-    return f"{when:%Y-%m-%dT%H:%M:%S}.{when.microsecond:06d}Z"
+    if when.tzinfo is not UTC:
+        when = when.astimezone(UTC)
+    return when.isoformat(timespec="microseconds")
 
 
-def message_row(state: MessageState) -> MessageRow:
+Stamp = Callable[[datetime | None], str | None]
+
+
+def batch_timestamps() -> Stamp:
+    """``timestamp`` remembering its answers: the events of one commit share their times."""
+    seen: dict[datetime | None, str | None] = {None: None}
+
+    def stamp(when: datetime | None) -> str | None:
+        text = seen.get(when)
+        if text is None and when is not None:
+            text = seen[when] = timestamp(when)
+        return text
+
+    return stamp
+
+
+def message_row(state: MessageState, stamp: Stamp = timestamp) -> MessageRow:
     return (
         state.message_id,
         state.source,
@@ -63,47 +80,31 @@ def message_row(state: MessageState) -> MessageRow:
         len(state.recipients),
         state.configuration_set,
         state.content_sha256,
-        timestamp(state.requested_at),
-        timestamp(state.updated_at),
-        timestamp(state.expires_at),
+        stamp(state.requested_at),
+        stamp(state.updated_at),
+        stamp(state.expires_at),
         state.version,
     )
 
 
-def recipient_row(message_id: str, recipient: RecipientState) -> RecipientRow:
+def recipient_row(
+    message_id: str, recipient: RecipientState, stamp: Stamp = timestamp
+) -> RecipientRow:
     return (
         message_id,
         recipient.address,
         recipient.domain,
         recipient.status.value,
         recipient.attempts,
-        timestamp(recipient.first_attempt_at),
-        timestamp(recipient.due_at),
-        timestamp(recipient.expires_at),
+        stamp(recipient.first_attempt_at),
+        stamp(recipient.due_at),
+        stamp(recipient.expires_at),
         recipient.last_status,
         recipient.last_diagnostic,
         recipient.smtp_response,
         recipient.bounce_type,
         recipient.bounce_subtype,
-        timestamp(recipient.updated_at),
-    )
-
-
-def queue_row(message_id: str, recipient: RecipientState) -> QueueRow | None:
-    """The delivery-queue entry for a recipient, or None when nothing is left to attempt.
-
-    Accepted recipients are due at once, soft-bounced ones at their next attempt, and those
-    in ``sending`` when their attempt's lease runs out (a crashed worker's recipients come
-    back by themselves).
-    """
-    if recipient.status not in AWAITING_DELIVERY or recipient.due_at is None:
-        return None
-    return (
-        message_id,
-        recipient.address,
-        recipient.domain,
-        recipient.status.value,
-        timestamp(recipient.due_at),
+        stamp(recipient.updated_at),
     )
 
 

@@ -8,7 +8,9 @@ illegal move cannot be folded silently.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 import msgspec
 
@@ -84,81 +86,113 @@ _replace = msgspec.structs.replace
 
 def evolve(state: MessageState | None, event: ev.Event) -> MessageState:
     """The message after ``event``; raises ``IllegalTransition`` for a move not allowed."""
-    if isinstance(event, ev.SendRequested):
+    kind = type(event)
+    if kind is ev.SendRequested:
         if state is not None:
             raise IllegalTransition(state.status, "SendRequested")
-        return _requested(event)
+        return _requested(event)  # type: ignore[arg-type]
     if state is None:
-        raise NoSuchMessage(f"{type(event).__name__} before SendRequested")
-    trigger = type(event).__name__
-    version = state.version + 1
-    match event:
-        case ev.SendAccepted():
-            moved = _move_all(
-                state, trigger, event.at, due_at=event.at, expires_at=event.expires_at
-            )
-            return _replace(
-                state,
-                version=version,
-                updated_at=event.at,
-                recipients=moved,
-                expires_at=event.expires_at,
-            )
-        case ev.SendRejected() | ev.ContentRejected() | ev.RenderingFailed():
-            moved = _move_all(state, trigger, event.at, due_at=None)
-            return _replace(state, version=version, updated_at=event.at, recipients=moved)
-        case ev.AttemptStarted():
-            recipients = dict(state.recipients)
-            for address in event.recipients:
-                current = state.recipient(address)
-                recipients[address] = _replace(
-                    current,
-                    status=next_state(current.status, trigger),
-                    updated_at=event.at,
-                    attempts=current.attempts + 1,
-                    first_attempt_at=current.first_attempt_at or event.at,
-                    due_at=event.lease_until,
-                )
-            return _replace(state, version=version, updated_at=event.at, recipients=recipients)
-        case ev.RecipientDelivered():
-            return _move_one(
-                state,
-                version,
-                event.recipient,
-                trigger,
-                event.at,
-                due_at=None,
-                smtp_response=event.smtp_response,
-                last_status=_status_of(event.smtp_response),
-                last_diagnostic=None,
-            )
-        case ev.RecipientDeferred():
-            return _move_one(
-                state,
-                version,
-                event.recipient,
-                trigger,
-                event.at,
-                due_at=event.next_attempt_at,
-                last_status=event.status,
-                last_diagnostic=event.diagnostic_code,
-            )
-        case ev.RecipientSuppressed() | ev.BounceEvent():
-            return _move_one(
-                state,
-                version,
-                event.recipient,
-                trigger,
-                event.at,
-                due_at=None,
-                last_status=event.status,
-                last_diagnostic=event.diagnostic_code,
-                bounce_type=event.bounce_type,
-                bounce_subtype=event.bounce_subtype,
-            )
-        case ev.ComplaintReported() | ev.AutoReplyReported():
-            return _move_one(state, version, event.recipient, trigger, event.at, due_at=None)
-    raise TypeError(f"evolve does not know {type(event).__name__}")
+        raise NoSuchMessage(f"{kind.__name__} before SendRequested")
+    try:
+        apply = _APPLY[kind]
+    except KeyError:
+        raise TypeError(f"evolve does not know {kind.__name__}") from None
+    return apply(state, event, kind.__name__)
+
+
+def _accepted(state: MessageState, event: ev.SendAccepted, trigger: str) -> MessageState:
+    moved = _move_all(state, trigger, event.at, due_at=event.at, expires_at=event.expires_at)
+    return _replace(
+        state,
+        version=state.version + 1,
+        updated_at=event.at,
+        recipients=moved,
+        expires_at=event.expires_at,
+    )
+
+
+def _stopped(state: MessageState, event: ev.Event, trigger: str) -> MessageState:
+    moved = _move_all(state, trigger, event.at, due_at=None)
+    return _replace(state, version=state.version + 1, updated_at=event.at, recipients=moved)
+
+
+def _attempted(state: MessageState, event: ev.AttemptStarted, trigger: str) -> MessageState:
+    recipients = dict(state.recipients)
+    for address in event.recipients:
+        current = state.recipient(address)
+        recipients[address] = _replace(
+            current,
+            status=next_state(current.status, trigger),
+            updated_at=event.at,
+            attempts=current.attempts + 1,
+            first_attempt_at=current.first_attempt_at or event.at,
+            due_at=event.lease_until,
+        )
+    return _replace(state, version=state.version + 1, updated_at=event.at, recipients=recipients)
+
+
+def _delivered(state: MessageState, event: ev.RecipientDelivered, trigger: str) -> MessageState:
+    return _move_one(
+        state,
+        event.recipient,
+        trigger,
+        event.at,
+        due_at=None,
+        smtp_response=event.smtp_response,
+        last_status=_status_of(event.smtp_response),
+        last_diagnostic=None,
+    )
+
+
+def _deferred(state: MessageState, event: ev.RecipientDeferred, trigger: str) -> MessageState:
+    return _move_one(
+        state,
+        event.recipient,
+        trigger,
+        event.at,
+        due_at=event.next_attempt_at,
+        last_status=event.status,
+        last_diagnostic=event.diagnostic_code,
+    )
+
+
+def _bounced(
+    state: MessageState, event: ev.RecipientSuppressed | ev.BounceEvent, trigger: str
+) -> MessageState:
+    return _move_one(
+        state,
+        event.recipient,
+        trigger,
+        event.at,
+        due_at=None,
+        last_status=event.status,
+        last_diagnostic=event.diagnostic_code,
+        bounce_type=event.bounce_type,
+        bounce_subtype=event.bounce_subtype,
+    )
+
+
+def _reported(
+    state: MessageState, event: ev.ComplaintReported | ev.AutoReplyReported, trigger: str
+) -> MessageState:
+    return _move_one(state, event.recipient, trigger, event.at, due_at=None)
+
+
+_APPLY: dict[type, Callable[[MessageState, Any, str], MessageState]] = {
+    ev.SendAccepted: _accepted,
+    ev.SendRejected: _stopped,
+    ev.ContentRejected: _stopped,
+    ev.RenderingFailed: _stopped,
+    ev.AttemptStarted: _attempted,
+    ev.RecipientDelivered: _delivered,
+    ev.RecipientDeferred: _deferred,
+    ev.RecipientSuppressed: _bounced,
+    ev.RecipientBounced: _bounced,
+    ev.DeliveryExpired: _bounced,
+    ev.BounceReported: _bounced,
+    ev.ComplaintReported: _reported,
+    ev.AutoReplyReported: _reported,
+}
 
 
 def fold(events: list[ev.Event], state: MessageState | None = None) -> MessageState | None:
@@ -206,7 +240,6 @@ def _move_all(
 
 def _move_one(
     state: MessageState,
-    version: int,
     address: str,
     trigger: str,
     at: datetime,
@@ -217,7 +250,7 @@ def _move_one(
     recipients[address] = _replace(
         current, status=next_state(current.status, trigger), updated_at=at, **changes
     )
-    return _replace(state, version=version, updated_at=at, recipients=recipients)
+    return _replace(state, version=state.version + 1, updated_at=at, recipients=recipients)
 
 
 def _status_of(smtp_response: str) -> str | None:

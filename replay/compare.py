@@ -24,7 +24,6 @@ from .rebuild import Progress, RebuildResult, rebuild
 PRIMARY_KEYS: Final[dict[str, tuple[str, ...]]] = {
     "messages": ("message_id",),
     "recipients": ("message_id", "address"),
-    "delivery_queue": ("message_id", "address"),
 }
 POSITION_NAME: Final = "messages"
 
