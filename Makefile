@@ -18,7 +18,7 @@ run: $(VENV)/.installed
 	$(BIN)/sendtrail serve --config $(CONFIG)
 
 test: $(VENV)/.installed
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -q
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .

@@ -44,6 +44,8 @@ def _parser() -> argparse.ArgumentParser:
         sub.set_defaults(handler=handler)
         return sub
 
+    command("serve", _serve, "run the service in the foreground")
+
     history = command("history", _history, "print a message's timeline")
     history.add_argument("message_id")
     history.add_argument("--json", action="store_true", help="one JSON object per event")
@@ -81,6 +83,12 @@ def _log_path(args: argparse.Namespace, settings: Settings) -> Path | None:
         print(f"sendtrail: no event log at {path}", file=sys.stderr)
         return None
     return path
+
+
+def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    from .service import serve
+
+    return serve(settings, data_dir(settings, args.data))
 
 
 def _history(args: argparse.Namespace, settings: Settings) -> int:

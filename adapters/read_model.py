@@ -7,6 +7,7 @@ import threading
 from pathlib import Path
 
 import msgspec
+
 from sendtrail.core import projections as proj
 
 from .sqlite_store import connect

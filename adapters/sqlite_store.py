@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Protocol
 
 import sqlite_utils
+
 from sendtrail.core import events as ev
 from sendtrail.core.chain import GENESIS, RawEvent, chain_hash
 from sendtrail.core.ports import AppendResult, ConcurrencyError, StoredEvent

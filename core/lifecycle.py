@@ -77,6 +77,8 @@ TRANSITIONS: Final[list[dict[str, object]]] = [
 ]
 
 INITIAL_STATE: Final = State.REQUESTED
+# The event that starts a message: its recipients enter INITIAL_STATE.
+START_EVENT: Final = "SendRequested"
 
 
 class IllegalTransition(ValueError):

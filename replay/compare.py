@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Final
 
 import msgspec
+
 from sendtrail.adapters.sqlite_projections import (
     PROJECTION_TABLES,
     ProjectionSet,

@@ -6,6 +6,7 @@ import sqlite3
 from pathlib import Path
 
 import msgspec
+
 from sendtrail.adapters.sqlite_projections import projection_position
 from sendtrail.adapters.sqlite_store import connect
 from sendtrail.core.chain import Break, RawEvent, first_break

@@ -14,6 +14,7 @@ from datetime import datetime
 from pathlib import Path
 
 import msgspec
+
 from sendtrail.adapters.clock import format_timestamp
 from sendtrail.adapters.sqlite_projections import (
     ProjectionSet,
@@ -54,7 +55,7 @@ def rebuild(
     out.execute("PRAGMA journal_mode=OFF")
     out.execute("PRAGMA synchronous=OFF")
     out.execute("PRAGMA locking_mode=EXCLUSIVE")
-    out.execute("PRAGMA cache_size=-262144")  # 256 MiB: index pages stay in memory
+    out.execute("PRAGMA cache_size=-65536")  # 64 MiB of pages, a bound rather than a cost
     streams = connect(log_path, readonly=True)
     reader = connect(log_path, readonly=True)
     try:

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import msgspec
+
 from sendtrail.adapters.clock import ManualClock
 from sendtrail.adapters.engine import Engine
 from sendtrail.core import commands as cmd

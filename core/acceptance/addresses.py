@@ -17,6 +17,7 @@ import re
 from collections.abc import Iterable
 
 import msgspec
+
 from sendtrail.core.acceptance import errors
 from sendtrail.core.acceptance.address_syntax import (
     AddressSyntaxError,

@@ -22,6 +22,7 @@ import re
 from collections.abc import Iterable, Sequence
 
 import msgspec
+
 from sendtrail.core.acceptance import errors
 from sendtrail.core.acceptance.addresses import (
     EmailAddress,

@@ -23,6 +23,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 import msgspec
+
 from sendtrail.core.acceptance import errors
 from sendtrail.core.acceptance.addresses import EmailAddress, parse_address
 from sendtrail.core.acceptance.simulator import DEFAULT_SIMULATOR_DOMAINS, simulator_scenario

@@ -22,6 +22,7 @@ A refused send changes nothing: the caller keeps its previous bucket.
 from __future__ import annotations
 
 import msgspec
+
 from sendtrail.core.acceptance import errors
 
 UNLIMITED = -1.0

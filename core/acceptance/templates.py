@@ -19,6 +19,7 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
+
 from sendtrail.core.acceptance import errors, handlebars
 
 MAX_TEMPLATE_DATA_LENGTH = 262_144  # BCv1/BCv2 TemplateData

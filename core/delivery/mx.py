@@ -18,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from enum import StrEnum
 
 import msgspec
+
 from sendtrail.core.delivery.outcomes import (
     AttemptOutcome,
     OutcomeKind,

@@ -14,6 +14,7 @@ from __future__ import annotations
 from enum import StrEnum
 
 import msgspec
+
 from sendtrail.core.delivery.classification import (
     BounceSubType,
     BounceType,

@@ -20,6 +20,7 @@ from email.utils import format_datetime
 from enum import StrEnum
 
 import msgspec
+
 from sendtrail.core.acceptance.simulator import SimulatorScenario
 from sendtrail.core.delivery.classification import BounceSubType, BounceType
 from sendtrail.core.delivery.outcomes import AttemptOutcome, OutcomeKind, Phase

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+
 from sendtrail.adapters.memory_store import MemoryEventStore
 from sendtrail.adapters.sqlite_store import SqliteEventStore
 from sendtrail.core import events as ev

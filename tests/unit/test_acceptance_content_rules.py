@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from sendtrail.core.acceptance.content_rules import (
     MAX_MESSAGE_BYTES,
     SINGLE_OCCURRENCE_HEADERS,

@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 import msgspec
 import pytest
+
 from sendtrail.core.acceptance import errors
 from sendtrail.core.acceptance.errors import Condition, SesError
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from sendtrail.core.acceptance.addresses import parse_address
 from sendtrail.core.acceptance.errors import Condition, SesError
 from sendtrail.core.acceptance.identities import (

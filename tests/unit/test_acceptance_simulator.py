@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+
 from sendtrail.core.acceptance.addresses import parse_address
 from sendtrail.core.acceptance.simulator import (
     SimulatorScenario,

@@ -7,6 +7,7 @@ import json
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+
 from sendtrail.core.acceptance.errors import Condition, SesError
 from sendtrail.core.acceptance.templates import (
     MAX_TEMPLATE_DATA_LENGTH,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+
 from sendtrail.core import commands as cmd
 from sendtrail.core import events as ev
 from sendtrail.core.decider import MessageAlreadyExists, decide

@@ -6,6 +6,7 @@ import msgspec
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+
 from sendtrail.core.delivery import outcomes
 from sendtrail.core.delivery.outcomes import AttemptOutcome, OutcomeKind, Phase, classify_reply
 

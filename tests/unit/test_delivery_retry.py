@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+
 from sendtrail.core.delivery import retry
 from sendtrail.core.delivery.outcomes import connection_timed_out
 

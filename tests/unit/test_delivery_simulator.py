@@ -8,6 +8,7 @@ from email import message_from_bytes, policy
 from email.message import EmailMessage
 
 import pytest
+
 from sendtrail.core.delivery.simulator import (
     FollowUp,
     auto_reply,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from sendtrail.core.delivery import retry
 from sendtrail.core.delivery.suppression import (
     effective_reasons,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from sendtrail.adapters.docgen import lifecycle_block
 from sendtrail.core.lifecycle import (
     NEXT_STATE,

@@ -17,6 +17,7 @@ from pathlib import Path
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, initialize, invariant, rule
+
 from sendtrail.adapters.clock import ManualClock
 from sendtrail.adapters.engine import Engine
 from sendtrail.core import commands as cmd

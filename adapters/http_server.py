@@ -1,0 +1,51 @@
+"""The HTTP listener: health and metrics now, the SES API routes as they are mounted."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+
+from .metrics import Metrics
+
+if TYPE_CHECKING:
+    from .service import Service
+
+log = logging.getLogger("sendtrail.http")
+
+
+class HttpServer:
+    name = "http"
+
+    def __init__(self, service: Service) -> None:
+        self.service = service
+        self.metrics = Metrics(service.engine)
+        self.app = web.Application(client_max_size=48 * 2**20)
+        self.app.router.add_get("/healthz", self._health)
+        self.app.router.add_get("/metrics", self._metrics)
+        self._runner: web.AppRunner | None = None
+        self.port: int | None = None
+
+    async def start(self) -> None:
+        host, _, port = self.service.settings.http.listen.rpartition(":")
+        self._runner = web.AppRunner(self.app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, host.strip("[]"), int(port))
+        await site.start()
+        sockets = site._server.sockets if site._server else []  # type: ignore[union-attr]
+        self.port = sockets[0].getsockname()[1] if sockets else int(port)
+        log.info("http listening", extra={"address": f"{host}:{self.port}"})
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    async def _health(self, request: web.Request) -> web.Response:
+        if not self.service.ready.is_set():
+            return web.json_response({"status": "starting"}, status=503)
+        return web.json_response({"status": "ok"})
+
+    async def _metrics(self, request: web.Request) -> web.Response:
+        body, content_type = self.metrics.render()
+        return web.Response(body=body, headers={"Content-Type": content_type})

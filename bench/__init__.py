@@ -1,0 +1,1 @@
+"""sendtrail's benchmarks: ``make bench`` runs them and records figures in docs/."""
