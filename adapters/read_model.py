@@ -40,6 +40,8 @@ class MessageView(msgspec.Struct, frozen=True):
     requested_at: str
     updated_at: str
     expires_at: str | None
+    outgoing_sha256: str | None
+    header_message_id: str | None
     version: int
     recipients: tuple[RecipientView, ...] = ()
 
@@ -95,6 +97,22 @@ class ReadModel:
     def status_counts(self) -> dict[str, int]:
         rows = self._db().execute("SELECT status, COUNT(*) FROM recipients GROUP BY status")
         return {status: count for status, count in rows}
+
+    def sent_by_bucket(self, since: str) -> list[tuple[str, int]]:
+        """Recipients counted toward the daily quota, per 15-minute bucket after ``since``."""
+        rows = self._db().execute(
+            "SELECT bucket, quota_sent FROM send_statistics WHERE bucket > ?", (since,)
+        )
+        return [(bucket, int(count)) for bucket, count in rows]
+
+    def send_statistics(self, since: str) -> list[tuple[str, int, int, int, int]]:
+        """(bucket, delivery attempts, bounces, complaints, rejects) after ``since``."""
+        rows = self._db().execute(
+            "SELECT bucket, delivery_attempts, bounces, complaints, rejects "
+            "FROM send_statistics WHERE bucket > ? ORDER BY bucket",
+            (since,),
+        )
+        return [tuple(row) for row in rows]  # type: ignore[misc]
 
     def queue_depth(self) -> int:
         return int(self._db().execute("SELECT COUNT(*) FROM delivery_queue").fetchone()[0])

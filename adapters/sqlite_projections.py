@@ -35,8 +35,6 @@ class Logged(Protocol):
     def event(self) -> ev.Event: ...
 
 
-PROJECTION_TABLES: Final = ("messages", "recipients")
-
 SCHEMA: Final = """
 CREATE TABLE IF NOT EXISTS projection_positions (
     name TEXT PRIMARY KEY,
@@ -52,6 +50,8 @@ CREATE TABLE IF NOT EXISTS messages (
     requested_at TEXT NOT NULL,
     updated_at TEXT NOT NULL,
     expires_at TEXT,
+    outgoing_sha256 TEXT,
+    header_message_id TEXT,
     version INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS recipients (
@@ -103,10 +103,26 @@ def events_table_loader(db: sqlite3.Connection) -> StreamLoader:
     return load
 
 
+class Projector(Protocol):
+    """A read model kept in the same transactions as the log (see ``SqliteEventStore``)."""
+
+    name: str
+    tables: tuple[str, ...]
+
+    def setup(self, db: sqlite3.Connection) -> None: ...
+
+    def apply(self, db: sqlite3.Connection, events: Sequence[Logged]) -> None: ...
+
+    def committed(self) -> None: ...
+
+    def rolled_back(self) -> None: ...
+
+
 class MessageProjector:
     """The message view and the delivery queue."""
 
     name: Final = "messages"
+    tables: Final = ("messages", "recipients")
 
     def __init__(self, load_stream: StreamLoader | None = None, cache_size: int = 20_000) -> None:
         self._load_stream = load_stream
@@ -124,6 +140,8 @@ class MessageProjector:
         dirty: dict[tuple[str, str], RecipientState] = {}
         touched: set[str] = set()
         for stored in events:
+            if not isinstance(stored.event, ev.MessageEvent):
+                continue
             message_id = stored.stream_id
             before = pending.get(message_id)
             if before is None:
@@ -135,12 +153,14 @@ class MessageProjector:
                 dirty[(message_id, recipient.address)] = recipient
             pending[message_id] = after
             touched.add(message_id)
+        record_position(db, self.name, events[-1].position)
+        if not touched:
+            return
         stamp = proj.batch_timestamps()
         db.executemany(_UPSERT_MESSAGE, [proj.message_row(pending[m], stamp) for m in touched])
         db.executemany(
             _UPSERT_RECIPIENT, [proj.recipient_row(m, r, stamp) for (m, _), r in dirty.items()]
         )
-        record_position(db, self.name, events[-1].position)
 
     def committed(self) -> None:
         cache = self._cache
@@ -162,7 +182,7 @@ class MessageProjector:
 class ProjectionSet:
     """Several projectors updated in the same transaction, in order."""
 
-    def __init__(self, projectors: Sequence[MessageProjector]) -> None:
+    def __init__(self, projectors: Sequence[Projector]) -> None:
         self.projectors = list(projectors)
 
     def setup(self, db: sqlite3.Connection) -> None:
@@ -195,6 +215,13 @@ def projection_position(db: sqlite3.Connection, name: str) -> int:
     return 0 if row is None else int(row[0])
 
 
-def default_projectors(load_stream: StreamLoader | None = None) -> list[MessageProjector]:
+def default_projectors(load_stream: StreamLoader | None = None) -> list[Projector]:
     """Every projection sendtrail maintains; ``load_stream`` defaults to the live log."""
-    return [MessageProjector(load_stream)]
+    from .resource_projection import ResourceProjector
+    from .statistics_projection import StatisticsProjector
+
+    return [MessageProjector(load_stream), ResourceProjector(), StatisticsProjector()]
+
+
+def projection_tables() -> list[str]:
+    return [table for projector in default_projectors() for table in projector.tables]

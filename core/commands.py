@@ -33,7 +33,15 @@ class RequestSend(Command, frozen=True, kw_only=True):
     caller: str | None = None
     source_ip: str | None = None
     max_delivery_seconds: int = 50_400
+    quota_recipients: int = 0
     rejection: Rejection | None = None
+
+
+class PrepareMessage(Command, frozen=True, kw_only=True):
+    """The outgoing MIME is ready (assembled, signed, scanned clean) under this address."""
+
+    content_sha256: str
+    header_message_id: str
 
 
 class RejectContent(Command, frozen=True, kw_only=True):
@@ -134,6 +142,7 @@ class ReportAutoReply(Command, frozen=True, kw_only=True):
 
 AnyCommand = (
     RequestSend
+    | PrepareMessage
     | RejectContent
     | FailRendering
     | SuppressRecipient

@@ -32,6 +32,14 @@ def _decide(command: cmd.Command, state: MessageState | None, now: datetime) -> 
             raise MessageAlreadyExists(command.message_id)
         return _request(command, now)
     match command:
+        case cmd.PrepareMessage():
+            return [
+                ev.MessagePrepared(
+                    at=now,
+                    content_sha256=command.content_sha256,
+                    header_message_id=command.header_message_id,
+                )
+            ]
         case cmd.RejectContent():
             return [ev.ContentRejected(at=now, detail=command.detail)]
         case cmd.FailRendering():
@@ -152,7 +160,13 @@ def _request(command: cmd.RequestSend, now: datetime) -> list[ev.Event]:
             ev.SendRejected(at=now, code=command.rejection.code, message=command.rejection.message),
         ]
     expires_at = retry.expires_at(now, command.max_delivery_seconds)
-    return [requested, ev.SendAccepted(at=now, expires_at=expires_at)]
+    accepted = ev.SendAccepted(
+        at=now,
+        expires_at=expires_at,
+        recipients=len(command.destinations),
+        quota_recipients=command.quota_recipients,
+    )
+    return [requested, accepted]
 
 
 def _existing(state: MessageState | None, command: cmd.Command) -> MessageState:

@@ -13,6 +13,8 @@ from typing import Any, ClassVar, Final
 
 import msgspec
 
+from .resources import AnyResource
+
 
 class Event(
     msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True, tag_field="type", tag=True
@@ -23,6 +25,16 @@ class Event(
     at: datetime
 
 
+class MessageEvent(Event, frozen=True, kw_only=True):
+    """An event of a message's stream (the stream id is the message id)."""
+
+
+class ResourceEvent(Event, frozen=True, kw_only=True):
+    """An event of a resource's stream (``identity/example.com``, ``template/Welcome``...)."""
+
+    actor: str | None = None  # who made the change: an access key id, ``config``, ``cli``
+
+
 class Tag(msgspec.Struct, frozen=True):
     name: str
     value: str
@@ -31,7 +43,7 @@ class Tag(msgspec.Struct, frozen=True):
 # --- the request ------------------------------------------------------------------------
 
 
-class SendRequested(Event, frozen=True, kw_only=True):
+class SendRequested(MessageEvent, frozen=True, kw_only=True):
     """A client asked to send; recipients enter ``requested``."""
 
     message_id: str
@@ -46,27 +58,43 @@ class SendRequested(Event, frozen=True, kw_only=True):
     source_ip: str | None = None
 
 
-class SendAccepted(Event, frozen=True, kw_only=True):
-    """The request passed validation; delivery must end by ``expires_at``."""
+class SendAccepted(MessageEvent, frozen=True, kw_only=True):
+    """The request passed validation; delivery must end by ``expires_at``.
+
+    ``recipients`` counts the delivery attempts it asks for (``GetSendStatistics``);
+    ``quota_recipients`` those that count toward the daily quota (simulator ones do not).
+    """
 
     expires_at: datetime
+    recipients: int = 0
+    quota_recipients: int = 0
 
 
-class SendRejected(Event, frozen=True, kw_only=True):
+class SendRejected(MessageEvent, frozen=True, kw_only=True):
     """The request failed validation; the client got this SES error."""
 
     code: str
     message: str
 
 
-class ContentRejected(Event, frozen=True, kw_only=True):
+class ContentRejected(MessageEvent, frozen=True, kw_only=True):
     """The content scan found something dangerous after acceptance (SES's Reject)."""
 
     reason: str = "Bad content"
     detail: str = ""
 
 
-class RenderingFailed(Event, frozen=True, kw_only=True):
+class MessagePrepared(MessageEvent, frozen=True, kw_only=True):
+    """The outgoing MIME is assembled, signed and scanned clean: delivery may start.
+
+    Not a move in the lifecycle: the recipients stay ``accepted`` and become due.
+    """
+
+    content_sha256: str
+    header_message_id: str
+
+
+class RenderingFailed(MessageEvent, frozen=True, kw_only=True):
     template_name: str
     error_message: str
 
@@ -74,7 +102,7 @@ class RenderingFailed(Event, frozen=True, kw_only=True):
 # --- delivery attempts ------------------------------------------------------------------
 
 
-class RecipientSuppressed(Event, frozen=True, kw_only=True):
+class RecipientSuppressed(MessageEvent, frozen=True, kw_only=True):
     """The address is on a suppression list: SES's bounce without an attempt."""
 
     recipient: str
@@ -87,14 +115,14 @@ class RecipientSuppressed(Event, frozen=True, kw_only=True):
     feedback_id: str
 
 
-class AttemptStarted(Event, frozen=True, kw_only=True):
+class AttemptStarted(MessageEvent, frozen=True, kw_only=True):
     """A delivery attempt to these recipients began; it is presumed lost after ``lease_until``."""
 
     recipients: tuple[str, ...]
     lease_until: datetime
 
 
-class RecipientDelivered(Event, frozen=True, kw_only=True):
+class RecipientDelivered(MessageEvent, frozen=True, kw_only=True):
     SCHEMA: ClassVar[int] = 2
     recipient: str
     smtp_response: str
@@ -103,7 +131,7 @@ class RecipientDelivered(Event, frozen=True, kw_only=True):
     processing_ms: int | None = None
 
 
-class RecipientDeferred(Event, frozen=True, kw_only=True):
+class RecipientDeferred(MessageEvent, frozen=True, kw_only=True):
     """A temporary failure: SES's DeliveryDelay; the next attempt is due at ``next_attempt_at``."""
 
     recipient: str
@@ -116,7 +144,7 @@ class RecipientDeferred(Event, frozen=True, kw_only=True):
     reporting_mta: str | None = None
 
 
-class BounceEvent(Event, frozen=True, kw_only=True):
+class BounceEvent(MessageEvent, frozen=True, kw_only=True):
     """Base of the events that end a recipient in a bounce, with SES's ``bounce`` fields."""
 
     recipient: str
@@ -145,7 +173,7 @@ class BounceReported(BounceEvent, frozen=True, kw_only=True):
     """A bounce (DSN) arrived after the receiving server had accepted the message."""
 
 
-class ComplaintReported(Event, frozen=True, kw_only=True):
+class ComplaintReported(MessageEvent, frozen=True, kw_only=True):
     recipient: str
     feedback_id: str
     feedback_type: str | None = None
@@ -154,10 +182,21 @@ class ComplaintReported(Event, frozen=True, kw_only=True):
     complaint_subtype: str | None = None
 
 
-class AutoReplyReported(Event, frozen=True, kw_only=True):
+class AutoReplyReported(MessageEvent, frozen=True, kw_only=True):
     recipient: str
     feedback_id: str
     subject: str | None = None
+
+
+class ResourceSaved(ResourceEvent, frozen=True, kw_only=True):
+    """A resource was created or changed; ``resource`` is its whole new state."""
+
+    resource: AnyResource
+
+
+class ResourceDeleted(ResourceEvent, frozen=True, kw_only=True):
+    kind: str
+    name: str
 
 
 AnyEvent = (
@@ -175,6 +214,9 @@ AnyEvent = (
     | BounceReported
     | ComplaintReported
     | AutoReplyReported
+    | MessagePrepared
+    | ResourceSaved
+    | ResourceDeleted
 )
 
 EVENT_TYPES: Final[dict[str, type[Event]]] = {
@@ -194,6 +236,9 @@ EVENT_TYPES: Final[dict[str, type[Event]]] = {
         BounceReported,
         ComplaintReported,
         AutoReplyReported,
+        MessagePrepared,
+        ResourceSaved,
+        ResourceDeleted,
     )
 }
 
@@ -269,6 +314,18 @@ def _decode_older(data: bytes, event_type: str, schema: int) -> Event:
         return msgspec.convert(fields, AnyEvent)
     except (msgspec.DecodeError, msgspec.ValidationError) as error:
         raise UnreadableEvent(f"{event_type} schema {schema}: {error}") from error
+
+
+_resource_decoder = msgspec.json.Decoder(AnyResource)
+
+
+def encode_resource(resource: AnyResource) -> bytes:
+    return _json_encoder.encode(resource)
+
+
+def decode_resource(data: bytes) -> AnyResource:
+    resource: AnyResource = _resource_decoder.decode(data)
+    return resource
 
 
 def to_builtins(event: Event) -> dict[str, Any]:

@@ -53,11 +53,18 @@ class MessageState(msgspec.Struct, frozen=True, kw_only=True):
     configuration_set: str | None = None
     content_sha256: str | None = None
     expires_at: datetime | None = None
+    # Set by MessagePrepared: the assembled, signed, scanned MIME that is delivered.
+    outgoing_sha256: str | None = None
+    header_message_id: str | None = None
+    # How the request itself was judged: what a message without valid recipients shows.
+    verdict: State = State.REQUESTED
 
     @property
     def status(self) -> str:
         """The message's own view: the recipients' common state, or ``partial``."""
         states = {r.status for r in self.recipients.values()}
+        if not states:
+            return self.verdict.value
         return next(iter(states)).value if len(states) == 1 else "partial"
 
     def counts(self) -> dict[str, int]:
@@ -101,6 +108,8 @@ def evolve(state: MessageState | None, event: ev.Event) -> MessageState:
 
 
 def _accepted(state: MessageState, event: ev.SendAccepted, trigger: str) -> MessageState:
+    if state.verdict is not State.REQUESTED:
+        raise IllegalTransition(state.verdict, trigger)
     moved = _move_all(state, trigger, event.at, due_at=event.at, expires_at=event.expires_at)
     return _replace(
         state,
@@ -108,12 +117,39 @@ def _accepted(state: MessageState, event: ev.SendAccepted, trigger: str) -> Mess
         updated_at=event.at,
         recipients=moved,
         expires_at=event.expires_at,
+        verdict=State.ACCEPTED,
+    )
+
+
+def _prepared(state: MessageState, event: ev.MessagePrepared, trigger: str) -> MessageState:
+    """Not a lifecycle move: legal once, while no recipient has been attempted yet."""
+    if state.outgoing_sha256 is not None:
+        raise IllegalTransition(state.status, trigger)
+    for recipient in state.recipients.values():
+        if recipient.status not in (State.ACCEPTED, State.HARD_BOUNCED):
+            raise IllegalTransition(recipient.status, trigger)
+    return _replace(
+        state,
+        version=state.version + 1,
+        updated_at=event.at,
+        outgoing_sha256=event.content_sha256,
+        header_message_id=event.header_message_id,
     )
 
 
 def _stopped(state: MessageState, event: ev.Event, trigger: str) -> MessageState:
+    # The request is judged once; the scan or the template can stop only an accepted one.
+    required = State.REQUESTED if isinstance(event, ev.SendRejected) else State.ACCEPTED
+    if state.verdict is not required:
+        raise IllegalTransition(state.verdict, trigger)
     moved = _move_all(state, trigger, event.at, due_at=None)
-    return _replace(state, version=state.version + 1, updated_at=event.at, recipients=moved)
+    return _replace(
+        state,
+        version=state.version + 1,
+        updated_at=event.at,
+        recipients=moved,
+        verdict=State.REJECTED,
+    )
 
 
 def _attempted(state: MessageState, event: ev.AttemptStarted, trigger: str) -> MessageState:
@@ -180,6 +216,7 @@ def _reported(
 
 _APPLY: dict[type, Callable[[MessageState, Any, str], MessageState]] = {
     ev.SendAccepted: _accepted,
+    ev.MessagePrepared: _prepared,
     ev.SendRejected: _stopped,
     ev.ContentRejected: _stopped,
     ev.RenderingFailed: _stopped,

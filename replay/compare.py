@@ -10,12 +10,11 @@ from typing import Final
 import msgspec
 
 from sendtrail.adapters.sqlite_projections import (
-    PROJECTION_TABLES,
     ProjectionSet,
     default_projectors,
     events_table_loader,
     projection_position,
-    record_position,
+    projection_tables,
 )
 from sendtrail.adapters.sqlite_store import connect, decode_row
 from sendtrail.core.chain import RawEvent
@@ -25,6 +24,8 @@ from .rebuild import Progress, RebuildResult, rebuild
 PRIMARY_KEYS: Final[dict[str, tuple[str, ...]]] = {
     "messages": ("message_id",),
     "recipients": ("message_id", "address"),
+    "resources": ("kind", "name"),
+    "send_statistics": ("bucket",),
 }
 POSITION_NAME: Final = "messages"
 
@@ -67,7 +68,7 @@ def verify_projections(
         try:
             differences: list[Difference] = []
             compared = 0
-            for table in PROJECTION_TABLES:
+            for table in projection_tables():
                 for difference in _diff(table, live, rebuilt):
                     compared += 1
                     if difference is not None:
@@ -120,10 +121,13 @@ def swap_in(log_path: Path, rebuilt: Path, rebuilt_position: int) -> int:
         db.execute("ATTACH DATABASE ? AS rebuilt", (str(rebuilt),))
         db.execute("BEGIN IMMEDIATE")
         try:
-            for table in PROJECTION_TABLES:
+            for table in projection_tables():
                 db.execute(f"DELETE FROM main.{table}")
                 db.execute(f"INSERT INTO main.{table} SELECT * FROM rebuilt.{table}")
-            record_position(db, POSITION_NAME, rebuilt_position)
+            db.execute("DELETE FROM main.projection_positions")
+            db.execute(
+                "INSERT INTO main.projection_positions SELECT * FROM rebuilt.projection_positions"
+            )
             caught_up = _catch_up(db, rebuilt_position)
             db.execute("COMMIT")
         except BaseException:

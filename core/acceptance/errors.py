@@ -47,6 +47,9 @@ class Condition(enum.StrEnum):
     TEMPLATE_DATA_TOO_LONG = "template_data_too_long"
     MISSING_RENDERING_ATTRIBUTE = "missing_rendering_attribute"
     INVALID_TEMPLATE = "invalid_template"
+    NOT_FOUND = "not_found"
+    ALREADY_EXISTS = "already_exists"
+    BAD_REQUEST = "bad_request"
 
 
 class BulkEmailStatus(msgspec.Struct, frozen=True):
@@ -86,7 +89,7 @@ class SesErrorDetail(msgspec.Struct, frozen=True):
     v2_type: str  # v2 x-amzn-ErrorType
     v2_status: int
     smtp_reply: str
-    bulk_status: BulkEmailStatus
+    bulk_status: BulkEmailStatus | None = None  # None for errors of management calls
     v1_status: int = 400
 
 
@@ -122,7 +125,7 @@ class SesError(Exception):
         return self.detail.smtp_reply
 
     @property
-    def bulk_status(self) -> BulkEmailStatus:
+    def bulk_status(self) -> BulkEmailStatus | None:
         return self.detail.bulk_status
 
 
@@ -548,3 +551,48 @@ def malformed_multipart(reason: str) -> SesError:
     """A multipart body SES cannot split; `reason` is JavaMail's text, e.g.
     `Missing start boundary` (UNCONFIRMED as SES output)."""
     return _invalid_parameter(Condition.MALFORMED_MULTIPART, reason, v2_type="MessageRejected")
+
+
+# --- management calls (identities, templates, configuration sets) --------------------------
+
+
+def not_found(message: str, *, v1_code: str = "NotFoundException") -> SesError:
+    """A named resource that does not exist: v2 NotFoundException/404."""
+    return SesError(
+        SesErrorDetail(
+            condition=Condition.NOT_FOUND,
+            code=v1_code,
+            message=message,
+            v2_type="NotFoundException",
+            v2_status=404,
+            smtp_reply=_failed(message),
+        )
+    )
+
+
+def already_exists(message: str, *, v1_code: str = "AlreadyExists") -> SesError:
+    """Creating what exists: v2 AlreadyExistsException/400 (v1 ``AlreadyExists``)."""
+    return SesError(
+        SesErrorDetail(
+            condition=Condition.ALREADY_EXISTS,
+            code=v1_code,
+            message=message,
+            v2_type="AlreadyExistsException",
+            v2_status=400,
+            smtp_reply=_failed(message),
+        )
+    )
+
+
+def bad_request(message: str, *, v1_code: str = "InvalidParameterValue") -> SesError:
+    """A malformed management request: v2 BadRequestException/400."""
+    return SesError(
+        SesErrorDetail(
+            condition=Condition.BAD_REQUEST,
+            code=v1_code,
+            message=message,
+            v2_type="BadRequestException",
+            v2_status=400,
+            smtp_reply=_failed(message),
+        )
+    )

@@ -1,0 +1,76 @@
+"""A send request as the surfaces hand it to the engine (v1, v2 and SMTP alike)."""
+
+from __future__ import annotations
+
+import msgspec
+
+from .content_rules import Surface
+
+
+class Destination(msgspec.Struct, frozen=True, kw_only=True):
+    to: tuple[str, ...] = ()
+    cc: tuple[str, ...] = ()
+    bcc: tuple[str, ...] = ()
+
+    @property
+    def all(self) -> tuple[str, ...]:
+        return (*self.to, *self.cc, *self.bcc)
+
+
+class Attachment(msgspec.Struct, frozen=True, kw_only=True):
+    """v2 ``Attachment``."""
+
+    raw_content: bytes
+    file_name: str
+    content_disposition: str = "ATTACHMENT"
+    content_description: str | None = None
+    content_id: str | None = None
+    content_transfer_encoding: str | None = None
+    content_type: str | None = None
+
+
+class SimpleContent(msgspec.Struct, frozen=True, kw_only=True, tag="simple"):
+    subject: str
+    subject_charset: str | None = None
+    text: str | None = None
+    text_charset: str | None = None
+    html: str | None = None
+    html_charset: str | None = None
+    headers: tuple[tuple[str, str], ...] = ()
+    attachments: tuple[Attachment, ...] = ()
+
+
+class RawContent(msgspec.Struct, frozen=True, kw_only=True, tag="raw"):
+    data: bytes
+
+
+class TemplateContent(msgspec.Struct, frozen=True, kw_only=True, tag="template"):
+    """A stored template by name, or an inline one (v2 ``TemplateContent``)."""
+
+    template_name: str | None = None
+    subject: str | None = None
+    text: str | None = None
+    html: str | None = None
+    template_data: str = "{}"
+    headers: tuple[tuple[str, str], ...] = ()
+    attachments: tuple[Attachment, ...] = ()
+
+
+Content = SimpleContent | RawContent | TemplateContent
+
+
+class SendRequest(msgspec.Struct, frozen=True, kw_only=True):
+    surface: Surface
+    operation: str  # SendEmail, SendRawEmail, SendTemplatedEmail
+    content: Content
+    # v1 Source / v2 FromEmailAddress / SMTP MAIL FROM; None lets a raw message's From decide.
+    source: str | None = None
+    destination: Destination | None = None  # formatted and templated sends
+    destinations: tuple[str, ...] | None = None  # raw sends: v1 Destinations / RCPT TO
+    reply_to: tuple[str, ...] = ()
+    return_path: str | None = None
+    feedback_forwarding_address: str | None = None
+    configuration_set: str | None = None
+    tags: tuple[tuple[str, str], ...] = ()
+    caller: str | None = None
+    source_ip: str | None = None
