@@ -23,6 +23,8 @@ MESSAGE_COLUMNS: Final = (
     "requested_at",
     "updated_at",
     "expires_at",
+    "outgoing_sha256",
+    "header_message_id",
     "version",
 )
 RECIPIENT_COLUMNS: Final = (
@@ -83,6 +85,8 @@ def message_row(state: MessageState, stamp: Stamp = timestamp) -> MessageRow:
         stamp(state.requested_at),
         stamp(state.updated_at),
         stamp(state.expires_at),
+        state.outgoing_sha256,
+        state.header_message_id,
         state.version,
     )
 
