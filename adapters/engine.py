@@ -6,7 +6,6 @@ embedded SQLite store, its projections updated in the same transactions as the l
 
 from __future__ import annotations
 
-import asyncio
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -68,7 +67,7 @@ class Engine:
     def execute(self, command: cmd.Command, contents: Sequence[bytes] = ()) -> list[ev.Event]:
         """Decide and append, retrying on a concurrent change to the same message."""
         while True:
-            state = self.state(command.message_id)
+            state = self._current(command)
             events = decide(command, state, self.clock.now())
             try:
                 self._append(command.message_id, state, events, contents).result()
@@ -82,10 +81,11 @@ class Engine:
         self, command: cmd.Command, contents: Sequence[bytes] = ()
     ) -> list[ev.Event]:
         while True:
-            state = self.state(command.message_id)
+            state = self._current(command)
             events = decide(command, state, self.clock.now())
+            expected = 0 if state is None else state.version
             try:
-                await asyncio.wrap_future(self._append(command.message_id, state, events, contents))
+                await self.store.append_async(command.message_id, expected, events, contents)
             except ConcurrencyError:
                 self._forget(command.message_id)
                 continue
@@ -119,6 +119,13 @@ class Engine:
     def forget(self, message_id: str) -> None:
         """Drop a remembered state (a caller that knows the message is done with)."""
         self._forget(message_id)
+
+    def _current(self, command: cmd.Command) -> MessageState | None:
+        # A send request names a fresh id: no stream to read (the append's version check
+        # still refuses a duplicate).
+        if isinstance(command, cmd.RequestSend):
+            return None
+        return self.state(command.message_id)
 
     def state(self, message_id: str) -> MessageState | None:
         """The message's current state, folded from its stream (or remembered)."""

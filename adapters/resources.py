@@ -26,6 +26,8 @@ class ResourceRegistry:
         self._store = store
         self._items: dict[str, res.Resource] = {}
         self._lock = threading.Lock()
+        # Bumped on every change, so readers can cache what they derive from resources.
+        self.generation = 0
         self._load()
 
     def _load(self) -> None:
@@ -71,6 +73,7 @@ class ResourceRegistry:
             self._store.append(stream, version, [ev.ResourceSaved(at=at, actor=actor,
                                                                   resource=resource)])  # fmt: skip
             self._items[stream] = resource
+            self.generation += 1
 
     def delete(
         self, kind: type[res.Resource], name: str, *, at: datetime, actor: str | None
@@ -88,6 +91,7 @@ class ResourceRegistry:
                 [ev.ResourceDeleted(at=at, actor=actor, kind=kind_name, name=current.name)],
             )
             del self._items[stream]
+            self.generation += 1
             return True
 
     async def save_async(

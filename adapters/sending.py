@@ -69,6 +69,7 @@ class Sender:
         self._lock = threading.Lock()
         self._bucket: quotas.RateBucket | None = None
         self._sent_by_bucket = self._load_sent()
+        self._context: tuple[int, SendContext] | None = None
 
     # --- quotas -------------------------------------------------------------------------
 
@@ -116,6 +117,13 @@ class Sender:
     # --- sending ------------------------------------------------------------------------
 
     def context(self, now: datetime) -> SendContext:
+        """The resources a send is judged against, rebuilt only when one has changed."""
+        generation = self.registry.generation
+        if self._context is None or self._context[0] != generation:
+            self._context = (generation, self._build_context(now))
+        return self._context[1]
+
+    def _build_context(self, now: datetime) -> SendContext:
         identities = [i.name for i in self.registry.all(res.Identity) if i.verified]
         return SendContext(
             region=self.settings.region,

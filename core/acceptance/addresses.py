@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import email.errors
 import email.header
+import functools
 import re
 from collections.abc import Iterable
 
@@ -52,6 +53,8 @@ def ensure_ascii(text: str) -> None:
         raise errors.non_ascii_address()
 
 
+# Senders repeat from request to request; the answer for a text never changes.
+@functools.lru_cache(maxsize=8192)
 def parse_address(text: str) -> EmailAddress:
     """A single mailbox, such as `Source`, `FromEmailAddress` or one `ToAddresses` entry."""
     ensure_ascii(text)
