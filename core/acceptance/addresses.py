@@ -53,10 +53,33 @@ def ensure_ascii(text: str) -> None:
         raise errors.non_ascii_address()
 
 
+# A bare dot-atom address at a host name: most recipients, and always valid. Matching it first
+# spares the full parser, whose answer for these is the same (a property test checks it).
+_PLAIN_ADDRESS = re.compile(
+    r"([A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*)"
+    r"@((?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?\.)+[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)"
+)
+
+
 # Senders repeat from request to request; the answer for a text never changes.
 @functools.lru_cache(maxsize=8192)
 def parse_address(text: str) -> EmailAddress:
     """A single mailbox, such as `Source`, `FromEmailAddress` or one `ToAddresses` entry."""
+    plain = _PLAIN_ADDRESS.fullmatch(text)
+    if plain is not None:
+        local_part, domain = plain[1], plain[2].lower()
+        return EmailAddress(
+            original=text,
+            display_name=None,
+            local_part=local_part,
+            domain=domain,
+            address=f"{local_part}@{domain}",
+        )
+    return parse_address_fully(text)
+
+
+def parse_address_fully(text: str) -> EmailAddress:
+    """``parse_address`` without the shortcut for plain addresses."""
     ensure_ascii(text)
     try:
         entries = parse_list(text)

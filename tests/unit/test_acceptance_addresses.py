@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from sendtrail.core.acceptance.addresses import (
     parse_address,
+    parse_address_fully,
     parse_address_list,
     punycode_address,
     recipients_from_headers,
@@ -232,3 +233,14 @@ def test_any_comma_separated_list_parses_in_order(pairs: list[tuple[str, str]]) 
     value = ", ".join(f"{local}@{domain}" for local, domain in pairs)
     parsed = parse_address_list(value)
     assert [a.address for a in parsed] == [f"{local}@{domain.lower()}" for local, domain in pairs]
+
+
+@given(
+    st.from_regex(
+        r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]{1,10}(\.[A-Za-z0-9_+-]{1,5}){0,2}"
+        r"@([A-Za-z0-9]([A-Za-z0-9-]{0,5}[A-Za-z0-9])?\.){1,3}[A-Za-z]{2,6}",
+        fullmatch=True,
+    )
+)
+def test_the_shortcut_for_plain_addresses_agrees_with_the_full_parser(text: str) -> None:
+    assert parse_address(text) == parse_address_fully(text)
