@@ -219,8 +219,14 @@ def default_projectors(load_stream: StreamLoader | None = None) -> list[Projecto
     """Every projection sendtrail maintains; ``load_stream`` defaults to the live log."""
     from .resource_projection import ResourceProjector
     from .statistics_projection import StatisticsProjector
+    from .suppression import SuppressionProjector
 
-    return [MessageProjector(load_stream), ResourceProjector(), StatisticsProjector()]
+    return [
+        MessageProjector(load_stream),
+        ResourceProjector(),
+        StatisticsProjector(),
+        SuppressionProjector(),
+    ]
 
 
 def projection_tables() -> list[str]:

@@ -199,6 +199,23 @@ class ResourceDeleted(ResourceEvent, frozen=True, kw_only=True):
     name: str
 
 
+class AddressSuppressed(ResourceEvent, frozen=True, kw_only=True):
+    """The address is on the account-level suppression list (``BOUNCE`` or ``COMPLAINT``).
+
+    ``message_id`` and ``feedback_id`` name the bounce or complaint that put it there, when
+    one did (SES's ``SuppressedDestination.Attributes``).
+    """
+
+    address: str
+    reason: str
+    message_id: str | None = None
+    feedback_id: str | None = None
+
+
+class AddressUnsuppressed(ResourceEvent, frozen=True, kw_only=True):
+    address: str
+
+
 AnyEvent = (
     SendRequested
     | SendAccepted
@@ -217,6 +234,8 @@ AnyEvent = (
     | MessagePrepared
     | ResourceSaved
     | ResourceDeleted
+    | AddressSuppressed
+    | AddressUnsuppressed
 )
 
 EVENT_TYPES: Final[dict[str, type[Event]]] = {
@@ -239,6 +258,8 @@ EVENT_TYPES: Final[dict[str, type[Event]]] = {
         MessagePrepared,
         ResourceSaved,
         ResourceDeleted,
+        AddressSuppressed,
+        AddressUnsuppressed,
     )
 }
 

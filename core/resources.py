@@ -18,6 +18,7 @@ TEMPLATE: Final = "template"
 CONFIGURATION_SET: Final = "configuration-set"
 ACCOUNT: Final = "account"
 ACCOUNT_NAME: Final = "settings"
+SUPPRESSION: Final = "suppression"  # streams suppression/<address>, kept apart (see suppression)
 
 EMAIL_ADDRESS: Final = "EMAIL_ADDRESS"
 DOMAIN: Final = "DOMAIN"

@@ -26,6 +26,7 @@ PRIMARY_KEYS: Final[dict[str, tuple[str, ...]]] = {
     "recipients": ("message_id", "address"),
     "resources": ("kind", "name"),
     "send_statistics": ("bucket",),
+    "suppressed_destinations": ("address",),
 }
 POSITION_NAME: Final = "messages"
 
