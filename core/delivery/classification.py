@@ -81,7 +81,10 @@ _S = BounceSubType
 # Rejections aimed at the *sender* (blocklisted IP, failed SPF/DKIM/DMARC) are Transient too: a
 # Permanent bounce would put a perfectly valid recipient on the suppression list.
 RULES: dict[Reason, Rule] = {
-    Reason.NO_RECIPIENT: Rule((_P, _S.NO_EMAIL), (_T, _S.GENERAL), DelayType.GENERAL),
+    # SES's own payloads file "550 5.1.1 user unknown" under Permanent/General (the DG's bounce
+    # example, the mailbox simulator, real Gmail bounces), so a missing mailbox is General here
+    # too; NoEmail is kept for a domain that publishes a null MX (outcomes.null_mx).
+    Reason.NO_RECIPIENT: Rule((_P, _S.GENERAL), (_T, _S.GENERAL), DelayType.GENERAL),
     Reason.MAILBOX_FULL: Rule((_T, _S.MAILBOX_FULL), (_T, _S.MAILBOX_FULL), DelayType.MAILBOX_FULL),
     Reason.TOO_LARGE: Rule(
         (_T, _S.MESSAGE_TOO_LARGE), (_T, _S.MESSAGE_TOO_LARGE), DelayType.GENERAL

@@ -48,8 +48,8 @@ SIMULATOR_BOUNCE_DIAGNOSTIC = "smtp; 550 5.1.1 user unknown"
 _DELIVERED = AttemptOutcome(
     kind=OutcomeKind.DELIVERED, phase=Phase.DATA_END, smtp_response=SIMULATOR_SMTP_RESPONSE
 )
-# SES reports the simulator's 5.1.1 as Permanent/General (observed), not NoEmail as the generic
-# table would, so the outcome is spelt out rather than classified.
+# SES reports the simulator's 5.1.1 as Permanent/General (observed); spelt out here so the
+# simulator keeps SES's answer whatever the general table says.
 _BOUNCED = AttemptOutcome(
     kind=OutcomeKind.HARD,
     phase=Phase.RCPT,

@@ -58,7 +58,7 @@ def test_every_rule_yields_pairs_from_ses_table() -> None:
     assert set(RULES) == set(Reason)
 
 
-NO_EMAIL = ("Permanent", "NoEmail")
+NO_MAILBOX = ("Permanent", "General")  # how SES's own payloads file a missing mailbox
 P_GENERAL = ("Permanent", "General")
 T_GENERAL = ("Transient", "General")
 FULL = ("Transient", "MailboxFull")
@@ -71,10 +71,10 @@ UNDETERMINED = ("Undetermined", "Undetermined")
 @pytest.mark.parametrize(
     ("status", "text", "reply_code", "expected"),
     [
-        ("5.1.1", "user unknown", 550, NO_EMAIL),
-        ("5.1.0", "Address rejected", 550, NO_EMAIL),
-        ("5.1.10", "RESOLVER.ADR.RecipientNotFound; Recipient not found", 550, NO_EMAIL),
-        ("5.0.0", "No such user here", 550, NO_EMAIL),
+        ("5.1.1", "user unknown", 550, NO_MAILBOX),
+        ("5.1.0", "Address rejected", 550, NO_MAILBOX),
+        ("5.1.10", "RESOLVER.ADR.RecipientNotFound; Recipient not found", 550, NO_MAILBOX),
+        ("5.0.0", "No such user here", 550, NO_MAILBOX),
         ("5.2.2", "mailbox full", 552, FULL),
         ("4.2.2", "Mailbox full", 452, FULL),
         ("5.0.0", "Requested mail action aborted: exceeded storage allocation", 552, FULL),
@@ -130,7 +130,7 @@ def test_given_a_temporary_failure_when_classified_then_ses_delay_type(
 
 
 def test_a_specific_status_wins_over_the_wording() -> None:
-    assert bounce_type_for_status("5.1.1", "mailbox full of spam") == ("Permanent", "NoEmail")
+    assert bounce_type_for_status("5.1.1", "mailbox full of spam") == ("Permanent", "General")
 
 
 def test_status_parsing_accepts_dsn_comments_and_rejects_ip_addresses() -> None:

@@ -20,7 +20,7 @@ def test_given_250_after_data_when_classified_then_delivered_with_the_reply() ->
     assert outcome.status is None and outcome.bounce_type is None
 
 
-def test_given_550_user_unknown_at_rcpt_then_hard_permanent_noemail_in_ses_form() -> None:
+def test_given_550_user_unknown_at_rcpt_then_hard_permanent_general_in_ses_form() -> None:
     outcome = classify_reply(Phase.RCPT, 550, "5.1.1 user unknown")
 
     assert outcome == AttemptOutcome(
@@ -29,7 +29,7 @@ def test_given_550_user_unknown_at_rcpt_then_hard_permanent_noemail_in_ses_form(
         status="5.1.1",
         diagnostic_code="smtp; 550 5.1.1 user unknown",
         bounce_type="Permanent",
-        bounce_subtype="NoEmail",
+        bounce_subtype="General",
     )
     assert outcome.action == "failed"
     assert outcome.last_error == "550 5.1.1 user unknown"
