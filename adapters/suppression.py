@@ -69,6 +69,18 @@ class SuppressionProjector:
                     (key(event.address), event.address, event.reason, timestamp(event.at),
                      event.message_id, event.feedback_id),
                 )  # fmt: skip
+            elif (
+                isinstance(event, ev.BounceEvent | ev.ComplaintReported)
+                and event.suppression_reason is not None
+            ):
+                # A bounce or complaint that lists the address, decided with the message's
+                # suppression settings: recorded in the message's own stream.
+                db.execute(
+                    "INSERT OR REPLACE INTO suppressed_destinations (address, email_address, "
+                    "reason, last_update, message_id, feedback_id) VALUES (?, ?, ?, ?, ?, ?)",
+                    (key(event.recipient), event.recipient, event.suppression_reason,
+                     timestamp(event.at), stored.stream_id, event.feedback_id),
+                )  # fmt: skip
             elif isinstance(event, ev.AddressUnsuppressed):
                 db.execute(
                     "DELETE FROM suppressed_destinations WHERE address = ?", (key(event.address),)

@@ -12,6 +12,7 @@ BENCHMARKS = [
     ("store-appends", "bench.store_bench"),
     ("accept", "bench.accept_bench"),
     ("replay", "bench.replay_bench"),
+    ("feedback", "bench.feedback_bench"),
 ]
 
 

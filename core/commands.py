@@ -90,6 +90,17 @@ class ReportSoftFailure(Command, frozen=True, kw_only=True):
     reporting_mta: str | None = None
 
 
+class SuppressionPolicy(msgspec.Struct, frozen=True, kw_only=True):
+    """What decides whether a bounce or complaint lists the address: the reasons in force
+    for the message (account or configuration set) and whether it is a simulator address."""
+
+    reasons: tuple[str, ...] = ()
+    simulator: bool = False
+
+
+NO_SUPPRESSION = SuppressionPolicy()
+
+
 class ReportHardFailure(Command, frozen=True, kw_only=True):
     """A 5xx reply during the SMTP transaction."""
 
@@ -101,6 +112,7 @@ class ReportHardFailure(Command, frozen=True, kw_only=True):
     feedback_id: str
     remote_mta_ip: str | None = None
     reporting_mta: str | None = None
+    suppression: SuppressionPolicy = NO_SUPPRESSION
 
 
 class ExpireDelivery(Command, frozen=True, kw_only=True):
@@ -124,6 +136,7 @@ class ReportBounce(Command, frozen=True, kw_only=True):
     diagnostic_code: str | None = None
     reporting_mta: str | None = None
     remote_mta_ip: str | None = None
+    suppression: SuppressionPolicy = NO_SUPPRESSION
 
 
 class ReportComplaint(Command, frozen=True, kw_only=True):
@@ -132,6 +145,7 @@ class ReportComplaint(Command, frozen=True, kw_only=True):
     feedback_type: str | None = None
     user_agent: str | None = None
     arrival_date: str | None = None
+    suppression: SuppressionPolicy = NO_SUPPRESSION
 
 
 class ReportAutoReply(Command, frozen=True, kw_only=True):

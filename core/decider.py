@@ -98,6 +98,9 @@ def _decide(command: cmd.Command, state: MessageState | None, now: datetime) -> 
                     remote_mta_ip=command.remote_mta_ip,
                     reporting_mta=command.reporting_mta,
                     feedback_id=command.feedback_id,
+                    suppression_reason=_bounce_listing(
+                        command.bounce_type, command.bounce_subtype, command.suppression
+                    ),
                 )
             ]
         case cmd.ExpireDelivery():
@@ -115,6 +118,9 @@ def _decide(command: cmd.Command, state: MessageState | None, now: datetime) -> 
                     reporting_mta=command.reporting_mta,
                     remote_mta_ip=command.remote_mta_ip,
                     feedback_id=command.feedback_id,
+                    suppression_reason=_bounce_listing(
+                        command.bounce_type, command.bounce_subtype, command.suppression
+                    ),
                 )
             ]
         case cmd.ReportComplaint():
@@ -126,6 +132,9 @@ def _decide(command: cmd.Command, state: MessageState | None, now: datetime) -> 
                     feedback_type=command.feedback_type,
                     user_agent=command.user_agent,
                     arrival_date=command.arrival_date,
+                    suppression_reason=suppression.reason_to_add_for_complaint(
+                        None, command.suppression.reasons, simulator=command.suppression.simulator
+                    ),
                 )
             ]
         case cmd.ReportAutoReply():
@@ -167,6 +176,15 @@ def _request(command: cmd.RequestSend, now: datetime) -> list[ev.Event]:
         quota_recipients=command.quota_recipients,
     )
     return [requested, accepted]
+
+
+def _bounce_listing(
+    bounce_type: str, bounce_subtype: str, policy: cmd.SuppressionPolicy
+) -> str | None:
+    reason = suppression.reason_to_add_for_bounce(
+        bounce_type, bounce_subtype, policy.reasons, simulator=policy.simulator
+    )
+    return None if reason is None else str(reason)
 
 
 def _existing(state: MessageState | None, command: cmd.Command) -> MessageState:

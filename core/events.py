@@ -156,6 +156,8 @@ class BounceEvent(MessageEvent, frozen=True, kw_only=True):
     remote_mta_ip: str | None = None
     reporting_mta: str | None = None
     feedback_id: str
+    # BOUNCE when this bounce puts the address on the account's suppression list.
+    suppression_reason: str | None = None
 
 
 class RecipientBounced(BounceEvent, frozen=True, kw_only=True):
@@ -180,6 +182,8 @@ class ComplaintReported(MessageEvent, frozen=True, kw_only=True):
     user_agent: str | None = None
     arrival_date: str | None = None
     complaint_subtype: str | None = None
+    # COMPLAINT when this complaint puts the address on the account's suppression list.
+    suppression_reason: str | None = None
 
 
 class AutoReplyReported(MessageEvent, frozen=True, kw_only=True):

@@ -11,6 +11,7 @@ import pytest
 from sendtrail.adapters.clock import ManualClock
 from sendtrail.adapters.engine import Engine
 from sendtrail.adapters.suppression import SuppressionList
+from sendtrail.core import commands as cmd
 from sendtrail.core import events as ev
 from sendtrail.core.acceptance.errors import SesError
 
@@ -83,3 +84,34 @@ def test_list_pages_through_everything_once_and_filters(world: World) -> None:
     with pytest.raises(SesError) as bad_token:
         suppression.list(next_token="%%%")
     assert bad_token.value.v2_type == "InvalidNextTokenException"
+
+
+def test_a_permanent_bounce_that_lists_the_address_appears_on_the_list(world: World) -> None:
+    engine, suppression, _ = world
+    message_id = "0100019c8d2a6a00-6b1c4a0e-3c39-4b7e-9a43-1f2d3c4b5a69-000000"
+    policy = cmd.SuppressionPolicy(reasons=("BOUNCE", "COMPLAINT"))
+    engine.execute(
+        cmd.RequestSend(message_id=message_id, source="s@example.com",
+                        destinations=("gone@example.net", "here@example.net"))
+    )  # fmt: skip
+    engine.execute(
+        cmd.StartAttempt(message_id=message_id, recipients=("gone@example.net", "here@example.net"))
+    )
+    engine.execute(
+        cmd.ReportHardFailure(
+            message_id=message_id, recipient="gone@example.net", bounce_type="Permanent",
+            bounce_subtype="General", status="5.1.1", diagnostic_code="smtp; 550 5.1.1 unknown",
+            feedback_id="fb-1", suppression=policy,
+        )
+    )  # fmt: skip
+    engine.execute(
+        cmd.ReportSoftFailure(
+            message_id=message_id, recipient="here@example.net", status="4.2.2",
+            diagnostic_code="smtp; 452 4.2.2 full", delay_type="MailboxFull", jitter=0.5,
+        )
+    )  # fmt: skip
+
+    listed = suppression.get("gone@example.net")
+    assert listed is not None
+    assert (listed.reason, listed.message_id, listed.feedback_id) == ("BOUNCE", message_id, "fb-1")
+    assert suppression.get("here@example.net") is None

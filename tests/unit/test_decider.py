@@ -252,3 +252,49 @@ def test_a_lost_attempt_restarts_from_sending_and_counts_again() -> None:
     assert state is not None
     assert state.recipient(ALICE).attempts == 2
     assert state.recipient(ALICE).first_attempt_at == T0
+
+
+LISTING = cmd.SuppressionPolicy(reasons=("BOUNCE", "COMPLAINT"))
+
+
+@pytest.mark.parametrize(
+    ("bounce_type", "policy", "expected"),
+    [
+        ("Permanent", LISTING, "BOUNCE"),
+        ("Transient", LISTING, None),
+        ("Permanent", cmd.SuppressionPolicy(reasons=("COMPLAINT",)), None),
+        ("Permanent", cmd.SuppressionPolicy(reasons=("BOUNCE",), simulator=True), None),
+    ],
+)
+def test_a_hard_failure_lists_the_address_only_when_permanent_and_bounces_are_suppressed(
+    bounce_type: str, policy: cmd.SuppressionPolicy, expected: str | None
+) -> None:
+    state = given(requested(), accepted(), attempt())
+
+    [event] = when(
+        cmd.ReportHardFailure(
+            message_id=MID,
+            recipient=ALICE,
+            bounce_type=bounce_type,
+            bounce_subtype="General",
+            status="5.1.1",
+            diagnostic_code="smtp; 550 5.1.1 user unknown",
+            feedback_id="f",
+            suppression=policy,
+        ),
+        state,
+    )
+
+    assert isinstance(event, ev.RecipientBounced)
+    assert event.suppression_reason == expected
+
+
+def test_a_complaint_lists_the_address_when_complaints_are_suppressed() -> None:
+    state = given(requested(), accepted(), attempt(), delivered())
+
+    [event] = when(
+        cmd.ReportComplaint(message_id=MID, recipient=ALICE, feedback_id="c", suppression=LISTING),
+        state,
+    )
+
+    assert isinstance(event, ev.ComplaintReported) and event.suppression_reason == "COMPLAINT"
