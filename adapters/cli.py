@@ -66,6 +66,12 @@ def _parser() -> argparse.ArgumentParser:
     classify.add_argument("files", nargs="+")
     classify.add_argument("--json", action="store_true")
     classify.set_defaults(handler=_classify)
+    inbox = feedback_commands.add_parser("list", help="feedback mail received")
+    inbox.add_argument("--unmatched", action="store_true", help="only what was not tied")
+    inbox.add_argument("--limit", type=int, default=100)
+    inbox.add_argument("--config", help="TOML configuration file")
+    inbox.add_argument("--data", help="data directory (default: data_dir from the config)")
+    inbox.set_defaults(handler=_feedback_list)
     return parser
 
 
@@ -196,6 +202,24 @@ def _simulate(args: argparse.Namespace, settings: Settings) -> int:
 def _feedback_usage(args: argparse.Namespace, settings: Settings) -> int:
     print("usage: sendtrail feedback classify FILE... [--json]", file=sys.stderr)
     return 2
+
+
+def _feedback_list(args: argparse.Namespace, settings: Settings) -> int:
+    from .read_model import ReadModel
+
+    path = _log_path(args, settings)
+    if path is None:
+        return 1
+    read_model = ReadModel(path)
+    try:
+        entries = read_model.feedback(unmatched_only=args.unmatched, limit=args.limit)
+    finally:
+        read_model.close()
+    for entry in entries:
+        tied = entry.message_id or f"unmatched: {entry.reason}"
+        print(f"{entry.received_at}  {entry.kind:<10} {entry.content_sha256[:12]}  {tied}")
+    print(f"{len(entries)} feedback message(s)", file=sys.stderr)
+    return 0
 
 
 def _classify(args: argparse.Namespace, settings: Settings) -> int:

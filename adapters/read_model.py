@@ -54,6 +54,15 @@ class DueDelivery(msgspec.Struct, frozen=True):
     due_at: str
 
 
+class FeedbackEntry(msgspec.Struct, frozen=True):
+    content_sha256: str
+    kind: str
+    message_id: str | None
+    recipients: str
+    reason: str | None
+    received_at: str
+
+
 class ReadModel:
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -113,6 +122,16 @@ class ReadModel:
             (since,),
         )
         return [tuple(row) for row in rows]  # type: ignore[misc]
+
+    def feedback(self, *, unmatched_only: bool = False, limit: int = 100) -> list[FeedbackEntry]:
+        """Feedback mail received, newest first; ``unmatched_only``: what could not be tied."""
+        where = "WHERE message_id IS NULL " if unmatched_only else ""
+        rows = self._db().execute(
+            "SELECT content_sha256, kind, message_id, recipients, reason, received_at "
+            f"FROM feedback_inbox {where}ORDER BY received_at DESC LIMIT ?",
+            (limit,),
+        )
+        return [FeedbackEntry(*row) for row in rows]
 
     def queue_depth(self) -> int:
         return int(self._db().execute("SELECT COUNT(*) FROM delivery_queue").fetchone()[0])

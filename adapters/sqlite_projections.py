@@ -217,6 +217,7 @@ def projection_position(db: sqlite3.Connection, name: str) -> int:
 
 def default_projectors(load_stream: StreamLoader | None = None) -> list[Projector]:
     """Every projection sendtrail maintains; ``load_stream`` defaults to the live log."""
+    from .feedback_inbox import FeedbackInboxProjector
     from .resource_projection import ResourceProjector
     from .statistics_projection import StatisticsProjector
     from .suppression import SuppressionProjector
@@ -226,6 +227,7 @@ def default_projectors(load_stream: StreamLoader | None = None) -> list[Projecto
         ResourceProjector(),
         StatisticsProjector(),
         SuppressionProjector(),
+        FeedbackInboxProjector(),
     ]
 
 

@@ -220,6 +220,21 @@ class AddressUnsuppressed(ResourceEvent, frozen=True, kw_only=True):
     address: str
 
 
+class FeedbackReceived(Event, frozen=True, kw_only=True):
+    """A feedback mail arrived (stream ``feedback/<content sha256>``), tied to a message or not.
+
+    Kept whatever it says, so feedback that could not be tied to a message is never lost:
+    ``reason`` says why it was not, and the content is in the content store.
+    """
+
+    content_sha256: str
+    kind: str
+    envelope_recipients: tuple[str, ...]
+    message_id: str | None = None
+    recipients: tuple[str, ...] = ()
+    reason: str | None = None
+
+
 AnyEvent = (
     SendRequested
     | SendAccepted
@@ -240,6 +255,7 @@ AnyEvent = (
     | ResourceDeleted
     | AddressSuppressed
     | AddressUnsuppressed
+    | FeedbackReceived
 )
 
 EVENT_TYPES: Final[dict[str, type[Event]]] = {
@@ -264,6 +280,7 @@ EVENT_TYPES: Final[dict[str, type[Event]]] = {
         ResourceDeleted,
         AddressSuppressed,
         AddressUnsuppressed,
+        FeedbackReceived,
     )
 }
 

@@ -27,6 +27,7 @@ PRIMARY_KEYS: Final[dict[str, tuple[str, ...]]] = {
     "resources": ("kind", "name"),
     "send_statistics": ("bucket",),
     "suppressed_destinations": ("address",),
+    "feedback_inbox": ("content_sha256",),
 }
 POSITION_NAME: Final = "messages"
 

@@ -1,0 +1,88 @@
+"""The composition root: one engine and everything that works on it, for a data directory.
+
+Surfaces (HTTP, SMTP, CLI) and embedders use ``App``: ``app.sender.send(...)`` for sends,
+``app.account`` for identities, templates, configuration sets and account settings,
+``app.engine`` for the log and the projections.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from sendtrail.core import resources as res
+from sendtrail.core.acceptance.simulator import simulator_scenario
+from sendtrail.core.commands import SuppressionPolicy
+from sendtrail.core.state import MessageState
+
+from .account import AccountOperations, DkimFactory
+from .clock import Clock, SystemClock
+from .config import Settings
+from .engine import Engine
+from .resources import ResourceRegistry
+from .sending import Sender
+from .suppression import SuppressionList
+
+
+class App:
+    def __init__(
+        self,
+        settings: Settings,
+        data_dir: Path,
+        *,
+        clock: Clock | None = None,
+        durable: bool = True,
+        make_dkim: DkimFactory | None = None,
+    ) -> None:
+        self.settings = settings
+        self.clock = clock or SystemClock()
+        self.engine = Engine.open(
+            data_dir, clock=self.clock, region=settings.region, durable=durable
+        )
+        self.registry = ResourceRegistry(self.engine.store)
+        self.suppression = SuppressionList(self.engine.store, self.clock)
+        self.account = AccountOperations(
+            self.registry, settings, self.clock, make_dkim or self._stored_dkim
+        )
+        self.account.trust_configured_identities()
+        self._accepted_listeners: list[Callable[[], None]] = []
+        self.sender = Sender(self.engine, self.registry, settings, on_accepted=self._accepted)
+
+    def suppression_policy(self, state: MessageState, recipient: str) -> SuppressionPolicy:
+        """The suppression reasons in force for a message (its configuration set's override,
+        else the account's) and whether the recipient is a mailbox simulator address."""
+        account = self.registry.get(res.Account, res.ACCOUNT_NAME)
+        reasons = (
+            account.suppressed_reasons
+            if account is not None
+            else tuple(self.settings.account.suppressed_reasons)
+        )
+        if state.configuration_set is not None:
+            configuration_set = self.registry.get(res.ConfigurationSet, state.configuration_set)
+            if configuration_set is not None and configuration_set.suppressed_reasons is not None:
+                reasons = configuration_set.suppressed_reasons
+        simulated = simulator_scenario(recipient, self.settings.simulator.domains) is not None
+        return SuppressionPolicy(reasons=tuple(reasons), simulator=simulated)
+
+    def on_accepted(self, listener: Callable[[], None]) -> None:
+        """Call ``listener`` after each accepted send (the delivery scheduler wakes on it)."""
+        self._accepted_listeners.append(listener)
+
+    def _accepted(self) -> None:
+        for listener in self._accepted_listeners:
+            listener()
+
+    def _stored_dkim(self, domain: str, key_length: str) -> res.Dkim:
+        """A fresh Easy-DKIM key for ``domain``, its private half kept in the content store."""
+        from .dkim_keys import generate_dkim
+
+        return generate_dkim(domain, key_length, store=self.engine.store.put_content)
+
+    def close(self) -> None:
+        self.engine.close()
+
+    def __enter__(self) -> App:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
