@@ -181,3 +181,30 @@ def test_a_bad_configuration_is_reported_with_file_key_and_reason(tmp_path: Path
     assert result.returncode == 2
     assert str(config) in result.stderr and "delivery.smtp_port" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_feedback_classify_prints_one_json_object_per_recipient(tmp_path: Path) -> None:
+    report = tmp_path / "bounce.eml"
+    report.write_bytes(
+        b"From: MAILER-DAEMON@mx.example.net\r\nSubject: Undelivered\r\nMIME-Version: 1.0\r\n"
+        b'Content-Type: multipart/report; report-type=delivery-status; boundary="b"\r\n\r\n'
+        b"--b\r\nContent-Type: text/plain\r\n\r\nFailed.\r\n"
+        b"--b\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.example.net\r\n"
+        b"\r\nFinal-Recipient: rfc822; gone@example.net\r\nAction: failed\r\nStatus: 5.1.1\r\n"
+        b"Diagnostic-Code: smtp; 550 5.1.1 user unknown\r\n--b--\r\n"
+    )
+
+    result = sendtrail("feedback", "classify", str(report), "--json")
+
+    assert result.returncode == 0, result.stderr
+    [line] = [json.loads(line) for line in result.stdout.splitlines()]
+    assert list(line) == [
+        "file", "kind", "recipient", "action", "status", "bounce_type", "bounce_subtype",
+        "feedback_type", "diagnostic_code",
+    ]  # fmt: skip
+    assert (line["kind"], line["recipient"], line["status"]) == (
+        "bounce",
+        "gone@example.net",
+        "5.1.1",
+    )
+    assert line["bounce_type"] == "Permanent"
