@@ -7,6 +7,7 @@ Surfaces (HTTP, SMTP, CLI) and embedders use ``App``: ``app.sender.send(...)`` f
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Callable
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from sendtrail.core.state import MessageState
 from .account import AccountOperations, DkimFactory
 from .clock import Clock, SystemClock
 from .config import Settings
+from .dkim_keys import generate_key, key_bits, new_token
 from .engine import Engine
 from .resources import ResourceRegistry
 from .sending import Sender
@@ -73,10 +75,24 @@ class App:
             listener()
 
     def _stored_dkim(self, domain: str, key_length: str) -> res.Dkim:
-        """A fresh Easy-DKIM key for ``domain``, its private half kept in the content store."""
-        from .dkim_keys import generate_dkim
+        """Easy-DKIM for ``domain``: three tokens to publish, and a signing key for the first.
 
-        return generate_dkim(domain, key_length, store=self.engine.store.put_content)
+        The private key goes to the content store, never into an event: the log is kept
+        forever and replicated to audits, a key must be replaceable.
+        """
+        tokens: list[str] = []
+        while len(tokens) < 3:
+            token = new_token()
+            if token not in tokens:
+                tokens.append(token)
+        key = generate_key(domain, tokens[0], key_bits(key_length))
+        return res.Dkim(
+            selector=key.selector,
+            public_key=base64.b64encode(key.public_key_der).decode(),
+            private_key_sha256=self.engine.store.put_content(key.private_key_pem),
+            tokens=tuple(tokens),
+            key_length=key_length,
+        )
 
     def close(self) -> None:
         self.engine.close()

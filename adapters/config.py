@@ -54,6 +54,30 @@ class DeliverySettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     smtp_port: int = 25
     max_delivery_seconds: int = 50_400
     routes: dict[str, str] = {}
+    # The domain of the Message-ID header SES puts on delivered mail (<id@domain>); by
+    # default SES's own: email.amazonses.com in us-east-1, <region>.amazonses.com elsewhere.
+    message_id_domain: str | None = None
+    # Outbound SMTP (adapters/delivery). Concurrency: SMTP transactions in flight, in all and
+    # per recipient domain (Postfix's default destination concurrency is 20).
+    max_in_flight: int = 100
+    max_in_flight_per_domain: int = 20
+    # Connections to one MX address (ip:port), open at once and reused for this many messages.
+    max_connections_per_host: int = 20
+    max_messages_per_connection: int = 100
+    idle_connection_seconds: float = 5.0
+    # Transactions started per second per recipient domain (a token bucket); 0 means no limit.
+    domain_rate_limit: float = 100.0
+    # Timeouts in seconds: TCP connect; each command reply (greeting, EHLO, STARTTLS, MAIL,
+    # RCPT, DATA); the message transfer and its final reply; one DNS query; one whole attempt
+    # at a domain (all its hosts). RFC 5321 §4.5.3.2 and Postfix's smtp_*_timeout defaults.
+    connect_timeout: float = 30.0
+    command_timeout: float = 300.0
+    data_timeout: float = 600.0
+    dns_timeout: float = 10.0
+    attempt_timeout: float = 900.0
+    # Extra trust anchors (PEM) for hosts that must present a valid certificate (TlsPolicy
+    # REQUIRE); opportunistic STARTTLS accepts any certificate, as MTAs do.
+    tls_ca_file: str | None = None
 
 
 class DnsSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -62,6 +86,12 @@ class DnsSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
 class SimulatorSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     domains: tuple[str, ...] = ("simulator.amazonses.com", "simulator.sendtrail.localhost")
+
+
+class ScanSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    # A clamd to scan with ("unix:/run/clamav/clamd.ctl" or "tcp://127.0.0.1:3310");
+    # without one, the built-in scanner looks for the EICAR test signature.
+    clamd: str | None = None
 
 
 class StoreSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -77,6 +107,40 @@ class TopicSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
         return f"TopicSettings(url={self.url!r}, format={self.format!r}, secret='***')"
 
 
+class NotificationSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """``[notifications]``: the notifier (webhooks per ``[topics]``, feedback forwarding)."""
+
+    # The 12-digit account id in sourceArn and sendingAccountId (LocalStack's, as in the
+    # topic ARNs of interfaces.md). A rebuild renders with it too: change it, rebuild.
+    account_id: str = "000000000000"
+    # SMTP relay ("host:port") for feedback forwarded by email; without one those park.
+    relay: str | None = None
+    # Forwarded feedback comes from MAILER-DAEMON@ / complaints@ this domain
+    # (default: the [feedback] domain).
+    from_domain: str | None = None
+    max_attempts: int = 8  # failed attempts before a notification is parked
+    retry_base_seconds: float = 2.0  # first retry delay, doubled per attempt, with jitter
+    retry_max_seconds: float = 600.0
+    timeout_seconds: float = 10.0  # one HTTP request or SMTP transaction
+    concurrency_per_endpoint: int = 4  # requests in flight per topic (and to the relay)
+    poll_seconds: float = 0.5  # how often due notifications are looked for, at most
+    # Where the SNS envelope's SigningCertURL and UnsubscribeURL point (not AWS: see
+    # docs/notifications.md).
+    sns_base_url: str = "https://sns.sendtrail.localhost"
+
+    def __post_init__(self) -> None:
+        if len(self.account_id) != 12 or not self.account_id.isdigit():
+            raise ValueError("account_id must be 12 digits")
+        if self.relay is not None:
+            host, _, port = self.relay.rpartition(":")
+            if not host or not port.isdigit() or not 0 < int(port) < 65536:
+                raise ValueError(f"relay {self.relay!r} is not host:port")
+        if self.max_attempts < 1 or self.concurrency_per_endpoint < 1:
+            raise ValueError("max_attempts and concurrency_per_endpoint must be at least 1")
+        if min(self.retry_base_seconds, self.timeout_seconds, self.poll_seconds) <= 0:
+            raise ValueError("retry_base_seconds, timeout_seconds, poll_seconds must be > 0")
+
+
 class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     data_dir: str = "data"
     region: str = "us-east-1"
@@ -89,8 +153,10 @@ class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     delivery: DeliverySettings = DeliverySettings()
     dns: DnsSettings = DnsSettings()
     simulator: SimulatorSettings = SimulatorSettings()
+    scan: ScanSettings = ScanSettings()
     store: StoreSettings = StoreSettings()
     topics: dict[str, TopicSettings] = {}
+    notifications: NotificationSettings = NotificationSettings()
 
 
 class ConfigError(ValueError):

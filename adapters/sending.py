@@ -25,7 +25,12 @@ from sendtrail.core import resources as res
 from sendtrail.core.acceptance import quotas
 from sendtrail.core.acceptance.errors import SesError
 from sendtrail.core.acceptance.identities import VerifiedIdentities
-from sendtrail.core.acceptance.requests import Content, RawContent, SendRequest
+from sendtrail.core.acceptance.requests import (
+    Destination,
+    FormattedMessage,
+    RawContent,
+    SendRequest,
+)
 from sendtrail.core.acceptance.send import AcceptedSend, SendContext, check_send
 
 from .clock import new_uuid
@@ -37,20 +42,31 @@ from .statistics_projection import bucket_of
 log = logging.getLogger("sendtrail.sending")
 
 _content_encoder = msgspec.json.Encoder()
-_content_decoder = msgspec.json.Decoder(Content)
+_formatted_decoder = msgspec.json.Decoder(FormattedMessage)
 DAY = timedelta(hours=24)
 
 
-def encode_content(content: Content) -> bytes:
-    """What acceptance stores: a raw message as it came, anything else as its request JSON."""
-    return content.data if isinstance(content, RawContent) else _content_encoder.encode(content)
+def encode_content(request: SendRequest) -> bytes:
+    """What acceptance stores: a raw message as it came; for a formatted or templated send,
+    what assembling it needs (the addresses and the content) as JSON."""
+    content = request.content
+    if isinstance(content, RawContent):
+        return content.data
+    return _content_encoder.encode(
+        FormattedMessage(
+            source=request.source or "",
+            destination=request.destination or Destination(),
+            reply_to=request.reply_to,
+            content=content,
+        )
+    )
 
 
-def decode_content(data: bytes, operation: str) -> Content:
+def decode_content(data: bytes, operation: str) -> RawContent | FormattedMessage:
     if operation == "SendRawEmail":
         return RawContent(data=data)
-    content: Content = _content_decoder.decode(data)
-    return content
+    formatted: FormattedMessage = _formatted_decoder.decode(data)
+    return formatted
 
 
 class Sender:
@@ -145,7 +161,7 @@ class Sender:
         except SesError as error:
             await self._record_rejection(message_id, request, error)
             raise
-        content = encode_content(request.content)
+        content = encode_content(request)
         configuration_set = accepted.configuration_set
         window = (configuration_set.max_delivery_seconds if configuration_set else None) or (
             self.settings.delivery.max_delivery_seconds

@@ -52,6 +52,7 @@ class MessageState(msgspec.Struct, frozen=True, kw_only=True):
     recipients: dict[str, RecipientState]
     configuration_set: str | None = None
     content_sha256: str | None = None
+    operation: str = "SendEmail"
     expires_at: datetime | None = None
     # Set by MessagePrepared: the assembled, signed, scanned MIME that is delivered.
     outgoing_sha256: str | None = None
@@ -252,6 +253,7 @@ def _requested(event: ev.SendRequested) -> MessageState:
         recipients=recipients,
         configuration_set=event.configuration_set,
         content_sha256=event.content_sha256,
+        operation=event.operation,
     )
 
 

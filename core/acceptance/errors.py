@@ -50,6 +50,7 @@ class Condition(enum.StrEnum):
     NOT_FOUND = "not_found"
     ALREADY_EXISTS = "already_exists"
     BAD_REQUEST = "bad_request"
+    INVALID_CONTENT = "invalid_content"
 
 
 class BulkEmailStatus(msgspec.Struct, frozen=True):
@@ -596,3 +597,9 @@ def bad_request(message: str, *, v1_code: str = "InvalidParameterValue") -> SesE
             smtp_reply=_failed(message),
         )
     )
+
+
+def invalid_content(field: str, reason: str) -> SesError:
+    """A formatted message's field outside SES's constraints (v2 Headers, Attachments,
+    a text its charset cannot encode): caught at acceptance, before anything is built."""
+    return _invalid_parameter(Condition.INVALID_CONTENT, f"{field}: {reason}")

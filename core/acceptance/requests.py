@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import msgspec
 
+from sendtrail.core.assembly.model import Attachment
+
 from .content_rules import Surface
 
 
@@ -15,18 +17,6 @@ class Destination(msgspec.Struct, frozen=True, kw_only=True):
     @property
     def all(self) -> tuple[str, ...]:
         return (*self.to, *self.cc, *self.bcc)
-
-
-class Attachment(msgspec.Struct, frozen=True, kw_only=True):
-    """v2 ``Attachment``."""
-
-    raw_content: bytes
-    file_name: str
-    content_disposition: str = "ATTACHMENT"
-    content_description: str | None = None
-    content_id: str | None = None
-    content_transfer_encoding: str | None = None
-    content_type: str | None = None
 
 
 class SimpleContent(msgspec.Struct, frozen=True, kw_only=True, tag="simple"):
@@ -57,6 +47,26 @@ class TemplateContent(msgspec.Struct, frozen=True, kw_only=True, tag="template")
 
 
 Content = SimpleContent | RawContent | TemplateContent
+
+__all__ = [
+    "Attachment",
+    "Content",
+    "Destination",
+    "FormattedMessage",
+    "RawContent",
+    "SendRequest",
+    "SimpleContent",
+    "TemplateContent",
+]
+
+
+class FormattedMessage(msgspec.Struct, frozen=True, kw_only=True):
+    """What acceptance keeps of a formatted or templated send to assemble it afterwards."""
+
+    source: str
+    destination: Destination
+    reply_to: tuple[str, ...] = ()
+    content: SimpleContent | TemplateContent
 
 
 class SendRequest(msgspec.Struct, frozen=True, kw_only=True):

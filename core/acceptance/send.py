@@ -12,19 +12,28 @@ from collections.abc import Mapping
 
 import msgspec
 
+from sendtrail.core.assembly.formatted import simple_message
+from sendtrail.core.assembly.model import InvalidContent
+from sendtrail.core.assembly.validation import check_simple_message
 from sendtrail.core.resources import ConfigurationSet, Template
 
 from . import errors
 from .addresses import EmailAddress, parse_address
 from .content_rules import (
     Surface,
-    check_attachment_filename,
     check_message_size,
     check_recipient_count,
     inspect_raw_message,
 )
 from .identities import VerifiedIdentities, check_identities
-from .requests import RawContent, SendRequest, SimpleContent, TemplateContent
+from .requests import (
+    Destination,
+    FormattedMessage,
+    RawContent,
+    SendRequest,
+    SimpleContent,
+    TemplateContent,
+)
 from .simulator import simulator_scenario
 
 CONFIGURATION_SET_HEADER = "X-SES-CONFIGURATION-SET"
@@ -74,8 +83,7 @@ def _check_formatted(
     return_path = parse_address(request.return_path) if request.return_path else None
     _check_recipient_count(recipients)
     check_message_size(_formatted_size(content), request.surface)
-    for attachment in content.attachments:
-        check_attachment_filename(attachment.file_name)
+    _check_buildable(request, content)
     configuration_set = _configuration_set(request.configuration_set, context)
     _check_account(context)
     template = _template(content, context) if isinstance(content, TemplateContent) else None
@@ -158,6 +166,21 @@ def _check_recipient_count(recipients: list[EmailAddress]) -> None:
     if not recipients:
         raise errors.no_recipients()
     check_recipient_count(len(recipients))
+
+
+def _check_buildable(request: SendRequest, content: SimpleContent | TemplateContent) -> None:
+    """Fields assembly would refuse (v2 Headers and Attachments limits, a text its charset
+    cannot encode) are refused now, so that nothing accepted fails to build later."""
+    formatted = FormattedMessage(
+        source=request.source or "",
+        destination=request.destination or Destination(),
+        reply_to=request.reply_to,
+        content=content,
+    )
+    try:
+        check_simple_message(simple_message(formatted))
+    except InvalidContent as invalid:
+        raise errors.invalid_content(invalid.field, invalid.reason) from None
 
 
 def _formatted_size(content: SimpleContent | TemplateContent) -> int:

@@ -22,6 +22,7 @@ from sendtrail.core.acceptance.content_rules import Surface
 from sendtrail.core.acceptance.errors import SesError
 from sendtrail.core.acceptance.requests import (
     Destination,
+    FormattedMessage,
     RawContent,
     SendRequest,
     SimpleContent,
@@ -95,7 +96,11 @@ def test_a_valid_simple_send_is_recorded_requested_then_accepted_with_its_conten
     assert accepted.recipients == 1 and accepted.quota_recipients == 1
     stored = world.engine.store.get_content(requested.content_sha256 or "")
     assert stored is not None
-    assert decode_content(stored, "SendEmail") == SimpleContent(subject="Hello", text="Hi there")
+    kept = decode_content(stored, "SendEmail")
+    assert isinstance(kept, FormattedMessage)
+    assert kept.content == SimpleContent(subject="Hello", text="Hi there")
+    assert kept.source == "Sender <news@example.com>"
+    assert kept.destination.to == ("reader@example.net",)
     view = world.engine.read_model.message(message_id)
     assert view is not None and view.status == "accepted"
 
