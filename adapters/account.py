@@ -48,7 +48,12 @@ class AccountOperations:
     # --- identities ---------------------------------------------------------------------
 
     def create_identity(
-        self, name: str, *, actor: str | None, key_length: str = "RSA_2048_BIT"
+        self,
+        name: str,
+        *,
+        actor: str | None,
+        key_length: str = "RSA_2048_BIT",
+        easy_dkim: bool = True,
     ) -> res.Identity:
         name = name.strip()
         if not name or any(c.isspace() for c in name) or name.count("@") > 1:
@@ -73,7 +78,7 @@ class AccountOperations:
                 trusted=trusted,
                 verification_status=res.SUCCESS if trusted else res.PENDING,
                 verification_token=_verification_token(),
-                dkim=self.make_dkim(name.lower(), key_length),
+                dkim=self.make_dkim(name.lower(), key_length) if easy_dkim else None,
             )
         self.registry.save(identity, at=now, actor=actor)
         return identity
@@ -118,7 +123,9 @@ class AccountOperations:
             if current is not None and current.trusted:
                 continue
             if current is None:
-                self.create_identity(name, actor="config")
+                # No DKIM key for a configured domain: nobody has published its record yet,
+                # and a signature nobody can verify helps no one.
+                self.create_identity(name, actor="config", easy_dkim=False)
             else:
                 self.update_identity(
                     name, actor="config", trusted=True, verification_status=res.SUCCESS

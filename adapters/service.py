@@ -11,15 +11,17 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
+from .app import App
 from .clock import Clock
 from .config import Settings
-from .engine import Engine
+from .feedback_receiver import FeedbackReceiver
 from .http_server import HttpServer
 from .logs import configure_logging
+from .simulator_server import SimulatorServer
+from .smtp_submission import SmtpSubmission
 
 log = logging.getLogger("sendtrail.service")
 
@@ -32,16 +34,19 @@ class Component(Protocol):
     async def stop(self) -> None: ...
 
 
-ComponentFactory = Callable[["Service"], Component]
-
-
 class Service:
     def __init__(self, settings: Settings, data_dir: Path, *, clock: Clock | None = None) -> None:
         self.settings = settings
         self.data_dir = data_dir
-        self.engine = Engine.open(data_dir, clock=clock, region=settings.region)
+        self.app = App(settings, data_dir, clock=clock)
+        self.engine = self.app.engine
+        self.simulator = SimulatorServer(settings.simulator.domains, settings.feedback.listen)
+        self.feedback = FeedbackReceiver(self.app)
+        self.smtp = SmtpSubmission(self.app, settings.smtp, data_dir=data_dir)
         self.http = HttpServer(self)
-        self.components: list[Component] = [self.http]
+        # Started in this order and stopped in reverse: the surfaces that accept mail stop
+        # first, the engine's own workers after them, the log last.
+        self.components: list[Component] = [self.simulator, self.feedback, self.smtp, self.http]
         self.ready = asyncio.Event()
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -61,7 +66,7 @@ class Service:
                     await component.stop()
                 except Exception:
                     log.exception("component failed to stop", extra={"component": component.name})
-            self.engine.close()
+            self.app.close()
             log.info("stopped")
 
 

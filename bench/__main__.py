@@ -13,6 +13,7 @@ BENCHMARKS = [
     ("accept", "bench.accept_bench"),
     ("replay", "bench.replay_bench"),
     ("feedback", "bench.feedback_bench"),
+    ("smtp-submission", "bench.smtp_bench"),
 ]
 
 
