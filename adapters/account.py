@@ -267,7 +267,14 @@ class AccountOperations:
     # --- the account ----------------------------------------------------------------------
 
     def account(self) -> res.Account:
-        return self.registry.account(self.clock.now())
+        """The stored settings, or those of the configuration file until any are stored."""
+        now = self.clock.now()
+        configured = res.Account(
+            name=res.ACCOUNT_NAME,
+            created_at=now,
+            suppressed_reasons=tuple(self.settings.account.suppressed_reasons),
+        )
+        return self.registry.account(now, configured)
 
     def update_account(self, *, actor: str | None, **changes: object) -> res.Account:
         updated = msgspec.structs.replace(self.account(), **changes)

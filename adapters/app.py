@@ -14,6 +14,7 @@ from pathlib import Path
 from sendtrail.core import resources as res
 from sendtrail.core.acceptance.simulator import simulator_scenario
 from sendtrail.core.commands import SuppressionPolicy
+from sendtrail.core.notifications import Publisher
 from sendtrail.core.state import MessageState
 
 from .account import AccountOperations, DkimFactory
@@ -21,9 +22,16 @@ from .clock import Clock, SystemClock
 from .config import Settings
 from .dkim_keys import generate_key, key_bits, new_token
 from .engine import Engine
+from .outbox_projection import OutboxProjector
 from .resources import ResourceRegistry
 from .sending import Sender
+from .sqlite_projections import default_projectors
 from .suppression import SuppressionList
+
+
+def publisher_for(settings: Settings) -> Publisher:
+    """Where notifications say the account lives (region, account id in ARNs)."""
+    return Publisher(region=settings.region, account_id=settings.notifications.account_id)
 
 
 class App:
@@ -38,8 +46,13 @@ class App:
     ) -> None:
         self.settings = settings
         self.clock = clock or SystemClock()
+        self.projectors = default_projectors(publisher=publisher_for(settings))
         self.engine = Engine.open(
-            data_dir, clock=self.clock, region=settings.region, durable=durable
+            data_dir,
+            clock=self.clock,
+            region=settings.region,
+            durable=durable,
+            projectors=self.projectors,
         )
         self.registry = ResourceRegistry(self.engine.store)
         self.suppression = SuppressionList(self.engine.store, self.clock)
@@ -53,18 +66,16 @@ class App:
     def suppression_policy(self, state: MessageState, recipient: str) -> SuppressionPolicy:
         """The suppression reasons in force for a message (its configuration set's override,
         else the account's) and whether the recipient is a mailbox simulator address."""
-        account = self.registry.get(res.Account, res.ACCOUNT_NAME)
-        reasons = (
-            account.suppressed_reasons
-            if account is not None
-            else tuple(self.settings.account.suppressed_reasons)
-        )
+        reasons = self.account.account().suppressed_reasons
         if state.configuration_set is not None:
             configuration_set = self.registry.get(res.ConfigurationSet, state.configuration_set)
             if configuration_set is not None and configuration_set.suppressed_reasons is not None:
                 reasons = configuration_set.suppressed_reasons
         simulated = simulator_scenario(recipient, self.settings.simulator.domains) is not None
         return SuppressionPolicy(reasons=tuple(reasons), simulator=simulated)
+
+    def outbox(self) -> OutboxProjector:
+        return next(p for p in self.projectors if isinstance(p, OutboxProjector))
 
     def on_accepted(self, listener: Callable[[], None]) -> None:
         """Call ``listener`` after each accepted send (the delivery scheduler wakes on it)."""

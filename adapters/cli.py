@@ -60,6 +60,20 @@ def _parser() -> argparse.ArgumentParser:
     simulate.add_argument("--messages", type=int, required=True)
     simulate.add_argument("--seed", type=int, default=0)
 
+    notifications = command("notifications", _notifications_usage, "the notification outbox")
+    notification_commands = notifications.add_subparsers(dest="notifications_command",
+                                                         metavar="ACTION")  # fmt: skip
+    listing = notification_commands.add_parser("list", help="notifications and their state")
+    listing.add_argument("--failed", action="store_true", help="only parked notifications")
+    retry = notification_commands.add_parser("retry", help="send parked notifications again")
+    retry.add_argument("ids", nargs="*", help="notification ids")
+    retry.add_argument("--all-failed", action="store_true", help="every parked notification")
+    for sub in (listing, retry):
+        sub.add_argument("--config", help="TOML configuration file")
+        sub.add_argument("--data", help="data directory (default: data_dir from the config)")
+    listing.set_defaults(handler=_notifications_list)
+    retry.set_defaults(handler=_notifications_retry)
+
     feedback = command("feedback", _feedback_usage, "work with bounce/complaint mail")
     feedback_commands = feedback.add_subparsers(dest="feedback_command", metavar="ACTION")
     classify = feedback_commands.add_parser("classify", help="classify feedback messages")
@@ -120,13 +134,17 @@ def _replay(args: argparse.Namespace, settings: Settings) -> int:
     from sendtrail.replay.rebuild import rebuild
     from sendtrail.replay.summary import summarise
 
+    from .app import publisher_for
+
     path = _log_path(args, settings)
     if path is None:
         return 1
     progress = ProgressLine("replay")
     if args.until is not None:
         target = path.parent / f"replay-until-{args.until:%Y%m%dT%H%M%SZ}.db"
-        result = rebuild(path, target, until=args.until, progress=progress)
+        result = rebuild(
+            path, target, until=args.until, progress=progress, publisher=publisher_for(settings)
+        )
         progress.finish()
         print(f"state as of {args.until.isoformat()}: {result.events:,} events, in {target}")
         print(json.dumps(summarise(target), indent=2))
@@ -134,7 +152,9 @@ def _replay(args: argparse.Namespace, settings: Settings) -> int:
     with tempfile.TemporaryDirectory(dir=path.parent) as scratch:
         rebuilt = Path(scratch) / "rebuilt.db"
         if args.verify:
-            verification = verify_projections(path, rebuilt, progress=progress)
+            verification = verify_projections(
+                path, rebuilt, progress=progress, publisher=publisher_for(settings)
+            )
             progress.finish()
             for difference in verification.differences[:50]:
                 print(difference.describe())
@@ -152,9 +172,10 @@ def _replay(args: argparse.Namespace, settings: Settings) -> int:
                 " events/s)"
             )
             return 0
-        result = rebuild(path, rebuilt, progress=progress)
+        publisher = publisher_for(settings)
+        result = rebuild(path, rebuilt, progress=progress, publisher=publisher)
         progress.finish()
-        caught_up = swap_in(path, rebuilt, result.last_position)
+        caught_up = swap_in(path, rebuilt, result.last_position, publisher)
         print(
             f"replay: rebuilt every projection from {result.events:,} events "
             f"(+{caught_up} appended meanwhile) in {result.seconds:.1f}s"
@@ -197,6 +218,27 @@ def _simulate(args: argparse.Namespace, settings: Settings) -> int:
     for state, count in summary.final_states.items():
         print(f"  {state:<13} {count:>8,}")
     return 0
+
+
+def _notifications_usage(args: argparse.Namespace, settings: Settings) -> int:
+    print("usage: sendtrail notifications list [--failed] | retry ID... | --all-failed",
+          file=sys.stderr)  # fmt: skip
+    return 2
+
+
+def _notifications_list(args: argparse.Namespace, settings: Settings) -> int:
+    from .notifications_cli import list_notifications
+
+    return list_notifications(data_dir(settings, args.data), args.failed, sys.stdout)
+
+
+def _notifications_retry(args: argparse.Namespace, settings: Settings) -> int:
+    from .notifications_cli import retry_notifications
+
+    if not args.ids and not args.all_failed:
+        print("sendtrail: name notification ids, or --all-failed", file=sys.stderr)
+        return 2
+    return retry_notifications(data_dir(settings, args.data), args.ids, args.all_failed, sys.stdout)
 
 
 def _feedback_usage(args: argparse.Namespace, settings: Settings) -> int:

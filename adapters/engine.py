@@ -21,7 +21,7 @@ from sendtrail.core.state import MessageState, evolve, fold
 
 from .clock import Clock, SystemClock, new_uuid
 from .read_model import ReadModel
-from .sqlite_projections import MessageProjector, ProjectionSet, default_projectors
+from .sqlite_projections import ProjectionSet, Projector, default_projectors
 from .sqlite_store import SqliteEventStore
 
 EVENTS_FILE = "events.db"
@@ -54,7 +54,7 @@ class Engine:
         clock: Clock | None = None,
         region: str = "us-east-1",
         durable: bool = True,
-        projectors: Sequence[MessageProjector] | None = None,
+        projectors: Sequence[Projector] | None = None,
     ) -> Engine:
         path = Path(data_dir) / EVENTS_FILE
         projection_set = ProjectionSet(projectors or default_projectors())

@@ -1,4 +1,4 @@
-"""The HTTP listener: health and metrics now, the SES API routes as they are mounted."""
+"""The HTTP listener: the SES API (v1 and v2, SigV4-verified), health and metrics (open)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
+from .http_api import mount_ses_api
 from .metrics import Metrics
 
 if TYPE_CHECKING:
@@ -24,6 +25,8 @@ class HttpServer:
         self.app = web.Application(client_max_size=48 * 2**20)
         self.app.router.add_get("/healthz", self._health)
         self.app.router.add_get("/metrics", self._metrics)
+        # Probes and scrapers carry no AWS credentials: only these two paths skip SigV4.
+        mount_ses_api(self.app, service.app, public_paths=("/healthz", "/metrics"))
         self._runner: web.AppRunner | None = None
         self.port: int | None = None
 

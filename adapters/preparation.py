@@ -127,7 +127,7 @@ class Preparer:
         return sign_message(message, load_key(domain or "", dkim.selector, private_key))
 
     async def _suppress(self, state: MessageState) -> None:
-        account = self.app.registry.account(self.app.clock.now())
+        account = self.app.account.account()
         configuration_set = (
             self.app.registry.get(res.ConfigurationSet, state.configuration_set)
             if state.configuration_set

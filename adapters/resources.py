@@ -48,21 +48,21 @@ class ResourceRegistry:
         return item if isinstance(item, kind) else None
 
     def all(self, kind: type[R]) -> list[R]:
-        return sorted(
-            (item for item in self._items.values() if isinstance(item, kind)),
-            key=lambda item: item.name,
-        )
+        with self._lock:  # management calls change the dict from worker threads
+            items = list(self._items.values())
+        return sorted((item for item in items if isinstance(item, kind)), key=lambda i: i.name)
 
     def by_name(self, kind: type[R]) -> dict[str, R]:
         return {item.name: item for item in self.all(kind)}
 
-    def account(self, now: datetime) -> res.Account:
-        return self.get(res.Account, res.ACCOUNT_NAME) or res.Account(
-            name=res.ACCOUNT_NAME, created_at=now
-        )
+    def account(self, now: datetime, default: res.Account | None = None) -> res.Account:
+        """The account's settings; ``default`` (or SES's defaults) until any are saved."""
+        stored = self.get(res.Account, res.ACCOUNT_NAME)
+        return stored or default or res.Account(name=res.ACCOUNT_NAME, created_at=now)
 
     def __iter__(self) -> Iterator[res.Resource]:
-        return iter(list(self._items.values()))
+        with self._lock:
+            return iter(list(self._items.values()))
 
     # --- changing -----------------------------------------------------------------------
 

@@ -20,6 +20,7 @@ from .config import Settings
 from .feedback_receiver import FeedbackReceiver
 from .http_server import HttpServer
 from .logs import configure_logging
+from .notifier import Notifier
 from .simulator_server import SimulatorServer
 from .smtp_submission import SmtpSubmission
 
@@ -43,10 +44,18 @@ class Service:
         self.simulator = SimulatorServer(settings.simulator.domains, settings.feedback.listen)
         self.feedback = FeedbackReceiver(self.app)
         self.smtp = SmtpSubmission(self.app, settings.smtp, data_dir=data_dir)
+        self.notifier = Notifier(self.engine.store, settings, clock=self.app.clock)
+        self.app.outbox().add_listener(self.notifier.wake)
         self.http = HttpServer(self)
         # Started in this order and stopped in reverse: the surfaces that accept mail stop
         # first, the engine's own workers after them, the log last.
-        self.components: list[Component] = [self.simulator, self.feedback, self.smtp, self.http]
+        self.components: list[Component] = [
+            self.notifier,
+            self.simulator,
+            self.feedback,
+            self.smtp,
+            self.http,
+        ]
         self.ready = asyncio.Event()
 
     async def run(self, stop: asyncio.Event) -> None:

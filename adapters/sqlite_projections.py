@@ -16,6 +16,7 @@ from typing import Final, Protocol
 
 from sendtrail.core import events as ev
 from sendtrail.core import projections as proj
+from sendtrail.core.notifications import Publisher
 from sendtrail.core.state import MessageState, RecipientState, evolve, fold
 
 # (stream id, position) -> that stream's events recorded before the position.
@@ -215,9 +216,16 @@ def projection_position(db: sqlite3.Connection, name: str) -> int:
     return 0 if row is None else int(row[0])
 
 
-def default_projectors(load_stream: StreamLoader | None = None) -> list[Projector]:
-    """Every projection sendtrail maintains; ``load_stream`` defaults to the live log."""
+def default_projectors(
+    load_stream: StreamLoader | None = None,
+    *,
+    load_content: Callable[[str], bytes | None] | None = None,
+    publisher: Publisher | None = None,
+) -> list[Projector]:
+    """Every projection sendtrail maintains. ``load_stream`` and ``load_content`` default to
+    the live log's database; ``publisher`` (region, account id) shapes notifications."""
     from .feedback_inbox import FeedbackInboxProjector
+    from .outbox_projection import OutboxProjector
     from .resource_projection import ResourceProjector
     from .statistics_projection import StatisticsProjector
     from .suppression import SuppressionProjector
@@ -228,6 +236,7 @@ def default_projectors(load_stream: StreamLoader | None = None) -> list[Projecto
         StatisticsProjector(),
         SuppressionProjector(),
         FeedbackInboxProjector(),
+        OutboxProjector(load_stream, load_content, publisher=publisher),
     ]
 
 

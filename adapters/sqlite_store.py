@@ -304,12 +304,16 @@ class SqliteEventStore:
         now = self._clock.now()
         recorded_at = format_timestamp(now)
         recorded_time = parse_timestamp(recorded_at)
-        position, previous = self._head_position, self._head_hash
         rows: list[tuple[object, ...]] = []
         stored: list[StoredEvent] = []
         outcomes: list[AppendResult | BaseException] = []
         db.execute("BEGIN IMMEDIATE")
         try:
+            # Under the write lock the head cannot move; read it again because another
+            # process (the CLI beside a running service) may have appended since our last
+            # commit. One indexed lookup per batch.
+            self._load_head()
+            position, previous = self._head_position, self._head_hash
             versions = self._versions_in_db(batch)
             for request in batch:
                 if request.contents:

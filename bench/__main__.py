@@ -14,6 +14,7 @@ BENCHMARKS = [
     ("replay", "bench.replay_bench"),
     ("feedback", "bench.feedback_bench"),
     ("smtp-submission", "bench.smtp_bench"),
+    ("http", "bench.http_bench"),
 ]
 
 

@@ -220,6 +220,43 @@ class AddressUnsuppressed(ResourceEvent, frozen=True, kw_only=True):
     address: str
 
 
+# --- notifications ----------------------------------------------------------------------
+
+
+class NotificationEvent(Event, frozen=True, kw_only=True):
+    """An event of a notification's stream (``notification/<notification id>``)."""
+
+    notification_id: str
+
+
+class NotificationDelivered(NotificationEvent, frozen=True, kw_only=True):
+    """The endpoint acknowledged the notification (an HTTP 2xx, or the relay's 250)."""
+
+    attempt: int
+    response: str | None = None
+
+
+class NotificationAttemptFailed(NotificationEvent, frozen=True, kw_only=True):
+    """One delivery attempt failed; the next one is due at ``retry_at``."""
+
+    attempt: int
+    error: str
+    retry_at: datetime
+
+
+class NotificationParked(NotificationEvent, frozen=True, kw_only=True):
+    """Delivery stopped after ``attempts`` failed attempts, until an operator retries it."""
+
+    attempts: int
+    error: str
+
+
+class NotificationRetried(NotificationEvent, frozen=True, kw_only=True):
+    """An operator put the notification back to pending (``sendtrail notifications retry``)."""
+
+    actor: str | None = None
+
+
 class FeedbackReceived(Event, frozen=True, kw_only=True):
     """A feedback mail arrived (stream ``feedback/<content sha256>``), tied to a message or not.
 
@@ -255,6 +292,10 @@ AnyEvent = (
     | ResourceDeleted
     | AddressSuppressed
     | AddressUnsuppressed
+    | NotificationDelivered
+    | NotificationAttemptFailed
+    | NotificationParked
+    | NotificationRetried
     | FeedbackReceived
 )
 
@@ -280,6 +321,10 @@ EVENT_TYPES: Final[dict[str, type[Event]]] = {
         ResourceDeleted,
         AddressSuppressed,
         AddressUnsuppressed,
+        NotificationDelivered,
+        NotificationAttemptFailed,
+        NotificationParked,
+        NotificationRetried,
         FeedbackReceived,
     )
 }

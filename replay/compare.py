@@ -18,6 +18,7 @@ from sendtrail.adapters.sqlite_projections import (
 )
 from sendtrail.adapters.sqlite_store import connect, decode_row
 from sendtrail.core.chain import RawEvent
+from sendtrail.core.notifications import Publisher
 
 from .rebuild import Progress, RebuildResult, rebuild
 
@@ -28,6 +29,7 @@ PRIMARY_KEYS: Final[dict[str, tuple[str, ...]]] = {
     "send_statistics": ("bucket",),
     "suppressed_destinations": ("address",),
     "feedback_inbox": ("content_sha256",),
+    "notification_outbox": ("notification_id",),
 }
 POSITION_NAME: Final = "messages"
 
@@ -54,7 +56,10 @@ class Verification(msgspec.Struct, frozen=True):
 
 
 def verify_projections(
-    log_path: Path, scratch: Path, progress: Progress | None = None
+    log_path: Path,
+    scratch: Path,
+    progress: Progress | None = None,
+    publisher: Publisher | None = None,
 ) -> Verification:
     """Rebuild up to the live projections' position and compare, table by table.
 
@@ -65,7 +70,9 @@ def verify_projections(
     try:
         live.execute("BEGIN")
         position = projection_position(live, POSITION_NAME)
-        result = rebuild(log_path, scratch, upto_position=position, progress=progress)
+        result = rebuild(
+            log_path, scratch, upto_position=position, progress=progress, publisher=publisher
+        )
         rebuilt = sqlite3.connect(scratch)
         try:
             differences: list[Difference] = []
@@ -112,7 +119,9 @@ def _keyed(rows: Iterator[Row], width: int) -> Iterator[tuple[Row, Row]]:
         yield tuple(row[:width]), tuple(row)
 
 
-def swap_in(log_path: Path, rebuilt: Path, rebuilt_position: int) -> int:
+def swap_in(
+    log_path: Path, rebuilt: Path, rebuilt_position: int, publisher: Publisher | None = None
+) -> int:
     """Replace the live projection tables with a rebuild; returns the events caught up.
 
     Events appended while the rebuild ran are folded in inside the same write transaction,
@@ -130,7 +139,7 @@ def swap_in(log_path: Path, rebuilt: Path, rebuilt_position: int) -> int:
             db.execute(
                 "INSERT INTO main.projection_positions SELECT * FROM rebuilt.projection_positions"
             )
-            caught_up = _catch_up(db, rebuilt_position)
+            caught_up = _catch_up(db, rebuilt_position, publisher)
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
@@ -141,7 +150,7 @@ def swap_in(log_path: Path, rebuilt: Path, rebuilt_position: int) -> int:
     return caught_up
 
 
-def _catch_up(db: sqlite3.Connection, after: int) -> int:
+def _catch_up(db: sqlite3.Connection, after: int, publisher: Publisher | None) -> int:
     rows = db.execute(
         "SELECT position, stream_id, version, type, schema, data, recorded_at, hash "
         "FROM events WHERE position > ? ORDER BY position",
@@ -149,7 +158,7 @@ def _catch_up(db: sqlite3.Connection, after: int) -> int:
     ).fetchall()
     if not rows:
         return 0
-    projectors = ProjectionSet(default_projectors(events_table_loader(db)))
+    projectors = ProjectionSet(default_projectors(events_table_loader(db), publisher=publisher))
     projectors.apply(db, [decode_row(RawEvent(*row)) for row in rows])
     projectors.committed()
     return len(rows)

@@ -16,6 +16,7 @@ from pathlib import Path
 import msgspec
 
 from sendtrail.adapters.clock import format_timestamp
+from sendtrail.adapters.outbox_projection import content_table_loader
 from sendtrail.adapters.sqlite_projections import (
     ProjectionSet,
     default_projectors,
@@ -23,6 +24,7 @@ from sendtrail.adapters.sqlite_projections import (
 )
 from sendtrail.adapters.sqlite_store import connect
 from sendtrail.core.events import Event, decode
+from sendtrail.core.notifications import Publisher
 
 CHUNK = 20_000
 Progress = Callable[[int, int], None]
@@ -42,6 +44,7 @@ def rebuild(
     until: datetime | None = None,
     upto_position: int | None = None,
     progress: Progress | None = None,
+    publisher: Publisher | None = None,
 ) -> RebuildResult:
     """Fold the log at ``log_path`` into fresh projection tables in ``target``.
 
@@ -59,7 +62,13 @@ def rebuild(
     streams = connect(log_path, readonly=True)
     reader = connect(log_path, readonly=True)
     try:
-        projectors = ProjectionSet(default_projectors(events_table_loader(streams)))
+        projectors = ProjectionSet(
+            default_projectors(
+                events_table_loader(streams),
+                load_content=content_table_loader(streams),
+                publisher=publisher,
+            )
+        )
         projectors.setup(out)
         head = upto_position if upto_position is not None else last_position(reader)
         if until is not None:
