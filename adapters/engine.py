@@ -55,11 +55,12 @@ class Engine:
         region: str = "us-east-1",
         durable: bool = True,
         projectors: Sequence[Projector] | None = None,
+        cache_size: int = 10_000,
     ) -> Engine:
         path = Path(data_dir) / EVENTS_FILE
         projection_set = ProjectionSet(projectors or default_projectors())
         store = SqliteEventStore(path, projector=projection_set, clock=clock, durable=durable)
-        return cls(store, clock=clock, region=region)
+        return cls(store, clock=clock, region=region, cache_size=cache_size)
 
     def new_message_id(self) -> str:
         return ids.message_id(self.region, self.clock.now(), new_uuid())
@@ -133,7 +134,10 @@ class Engine:
             cached = self._states.get(message_id)
         if cached is not None:
             return cached
-        return fold([stored.event for stored in self.store.read_stream(message_id)])
+        folded = fold([stored.event for stored in self.store.read_stream(message_id)])
+        if folded is not None:
+            self._remember(folded, [])
+        return folded
 
     def close(self) -> None:
         self.read_model.close()

@@ -11,6 +11,7 @@ from .record import record
 BENCHMARKS = [
     ("store-appends", "bench.store_bench"),
     ("accept", "bench.accept_bench"),
+    ("delivery", "bench.delivery_bench"),
     ("replay", "bench.replay_bench"),
     ("feedback", "bench.feedback_bench"),
     ("smtp-submission", "bench.smtp_bench"),

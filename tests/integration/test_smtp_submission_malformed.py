@@ -87,8 +87,11 @@ def test_junk_and_oversized_lines_leave_the_server_working(server: SubmissionSer
 
 def test_a_stream_of_unknown_commands_is_cut_off(server: SubmissionServer) -> None:
     client = RawClient(server.port)
-    for _ in range(10):
-        client.send(b"FROB nicate\r\n")
+    try:
+        for _ in range(10):
+            client.send(b"FROB nicate\r\n")
+    except (BrokenPipeError, ConnectionResetError):
+        pass  # the server may hang up before the last ones are written: that is the point
     assert client.closed_by_server()
     client.close()
     send_normally(server)
