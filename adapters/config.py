@@ -47,6 +47,8 @@ class AccountSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
 class IdentitySettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     verified: list[str] = []
+    # How often pending domain identities are looked up in DNS (SES gives up after 72 h).
+    check_seconds: float = 60.0
 
 
 class DeliverySettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):

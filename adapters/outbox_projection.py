@@ -192,6 +192,8 @@ class OutboxProjector:
         request = self._messages.request(stored.stream_id, stored.position, self._loader())
         if request is None:
             return []
+        if type(event) not in notify.IDENTITY_EVENTS and request.configuration_set is None:
+            return []  # only event publishing reports it, and the message names no set
         lookup = self._resources.lookup(stored.position, self._loader())
         identity_name, identity = sending_identity(
             request.source, lambda name: lookup(res.IDENTITY, name, res.Identity)

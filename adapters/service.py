@@ -28,6 +28,7 @@ from .config import Settings
 from .delivery import DeliveryScheduler
 from .feedback_receiver import FeedbackReceiver
 from .http_server import HttpServer
+from .identity_verifier import IdentityVerifier
 from .logs import configure_logging
 from .notifier import Notifier
 from .preparation import Preparer
@@ -64,12 +65,14 @@ class Service:
         self.smtp = SmtpSubmission(self.app, settings.smtp, data_dir=data_dir)
         self.notifier = Notifier(self.engine.store, settings, clock=self.app.clock)
         self.delivery = Delivery(self.app, self.simulator, scanner_for(settings))
+        self.identities = IdentityVerifier(self.app, interval=settings.identities.check_seconds)
         self.app.outbox().add_listener(self.notifier.wake)
         self.http = HttpServer(self)
         # Started in this order and stopped in reverse: the surfaces that accept mail stop
         # first, the engine's own workers after them, the log last.
         self.components: list[Component] = [
             self.notifier,
+            self.identities,
             self.simulator,
             self.feedback,
             self.delivery,

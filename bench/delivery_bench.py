@@ -47,7 +47,7 @@ def message(number: int) -> bytes:
     return headers + body
 
 
-def run(
+def measure(
     messages: int = 20_000,
     *,
     use_uvloop: bool | None = None,
@@ -116,6 +116,21 @@ def run(
         f"acceptance alone: {figures['accepted_per_second']}/s"
     )
     return figures
+
+
+def run() -> str:
+    """``make bench``: the markdown paragraph for docs/benchmarks.md."""
+    figures = measure()
+    return (
+        f"{figures['messages']:,} accepted messages of about 3 KB delivered into a loopback "
+        f"sink (aiosmtpd, another process), 20 recipient domains, durable log, "
+        f"{figures['loop']}: **{figures['deliveries_per_second']:,} deliveries/s** "
+        f"({figures['seconds']} s; {figures['cpu_us_per_delivery']} µs of CPU per delivery, "
+        f"{figures['cpu_per_second']} s of CPU per second). Live, with "
+        f"{figures['live_offered_per_second']:g} sends/s offered while delivering: "
+        f"{figures['live_deliveries_per_second']:,} deliveries/s, accepted to delivered "
+        f"p50 {figures['live_latency_ms_p50']} ms, p99 {figures['live_latency_ms_p99']} ms."
+    )
 
 
 def _accept(engine: Engine, messages: int) -> float:
@@ -266,7 +281,7 @@ def _start_sink() -> tuple[int, Callable[[], tuple[int, float]]]:
 
 if __name__ == "__main__":
     count = next((int(arg) for arg in sys.argv[1:] if arg.isdigit()), 20_000)
-    run(
+    measure(
         count,
         use_uvloop=False if "--asyncio" in sys.argv else None,
         durable="--no-fsync" not in sys.argv,

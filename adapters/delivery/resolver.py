@@ -55,6 +55,21 @@ def parse_nameserver(text: str) -> tuple[str, int]:
     return host, int(port)
 
 
+def build_resolver(nameservers: Sequence[str], timeout: float) -> dns.asyncresolver.Resolver:
+    """A resolver asking ``[dns] nameservers`` (the system's when empty)."""
+    if nameservers:
+        resolver = dns.asyncresolver.Resolver(configure=False)
+        resolver.nameservers = [
+            dns.nameserver.Do53Nameserver(*parse_nameserver(text)) for text in nameservers
+        ]
+    else:
+        resolver = dns.asyncresolver.Resolver()  # /etc/resolv.conf
+    resolver.lifetime = timeout
+    resolver.timeout = min(timeout, 3.0)  # per query try; lifetime bounds the retries
+    resolver.retry_servfail = False
+    return resolver
+
+
 @functools.lru_cache(maxsize=4096)
 def ip_literal(host: str) -> str | None:
     """The address when ``host`` is an IP literal (``[1.2.3.4]`` as in a domain literal)."""
@@ -76,17 +91,7 @@ class DnsResolver:
         smtp_port: int = 25,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        if nameservers:
-            resolver = dns.asyncresolver.Resolver(configure=False)
-            resolver.nameservers = [
-                dns.nameserver.Do53Nameserver(*parse_nameserver(text)) for text in nameservers
-            ]
-        else:
-            resolver = dns.asyncresolver.Resolver()  # /etc/resolv.conf
-        resolver.lifetime = timeout
-        resolver.timeout = min(timeout, 3.0)  # per query try; lifetime bounds the retries
-        resolver.retry_servfail = False
-        self._resolver = resolver
+        self._resolver = build_resolver(nameservers, timeout)
         # Keyed by the normalised domain: one dict lookup per plan, not a scan of the routes.
         self._routes = {_domain_key(domain): value for domain, value in (routes or {}).items()}
         for value in self._routes.values():

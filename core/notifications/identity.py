@@ -25,7 +25,8 @@ def sender_address(source: str) -> str:
     return email.utils.parseaddr(source)[1] or source.strip()
 
 
-def identity_candidates(address: str) -> list[str]:
+@functools.lru_cache(maxsize=4096)
+def identity_candidates(address: str) -> tuple[str, ...]:
     """Identity names that could cover ``address``, the most specific first."""
     local, at, domain = address.rpartition("@")
     domain = domain.lower()
@@ -37,7 +38,7 @@ def identity_candidates(address: str) -> list[str]:
             candidates.append(f"{unlabelled}@{domain}")
     labels = domain.split(".")
     candidates.extend(".".join(labels[index:]) for index in range(max(len(labels) - 1, 1)))
-    return candidates
+    return tuple(candidates)
 
 
 def sending_identity(source: str, lookup: IdentityLookup) -> tuple[str, Identity | None]:

@@ -63,6 +63,9 @@ PUBLISHED_TYPES: Final[dict[type[ev.Event], tuple[str, str]]] = {
 # template never rendered, or the delay record is about the attempt.
 _PUBLISHED_WITHOUT_HEADERS: Final = frozenset({ev.RenderingFailed, ev.RecipientDeferred})
 NOTIFYING_EVENTS: Final = frozenset(IDENTITY_TYPES) | frozenset(PUBLISHED_TYPES)
+# Events an identity notification or forwarded feedback can report (the others only go to
+# a configuration set's event destinations).
+IDENTITY_EVENTS: Final = frozenset(IDENTITY_TYPES)
 
 
 class Route(msgspec.Struct, frozen=True):
