@@ -110,7 +110,8 @@ class ReadModel:
     def sent_by_bucket(self, since: str) -> list[tuple[str, int]]:
         """Recipients counted toward the daily quota, per 15-minute bucket after ``since``."""
         rows = self._db().execute(
-            "SELECT bucket, quota_sent FROM send_statistics WHERE bucket > ?", (since,)
+            "SELECT bucket, quota_sent FROM send_statistics WHERE bucket > ? ORDER BY bucket",
+            (since,),
         )
         return [(bucket, int(count)) for bucket, count in rows]
 

@@ -85,6 +85,7 @@ class Sender:
         self._lock = threading.Lock()
         self._bucket: quotas.RateBucket | None = None
         self._sent_by_bucket = self._load_sent()
+        self._sent_total = sum(self._sent_by_bucket.values())
         self._context: tuple[int, SendContext] | None = None
 
     # --- quotas -------------------------------------------------------------------------
@@ -118,17 +119,20 @@ class Sender:
             )
             self._bucket = grant.bucket
             bucket = bucket_of(now)
-            self._sent_by_bucket[bucket] = (
-                self._sent_by_bucket.get(bucket, 0) + grant.counted_toward_daily
-            )
-            return grant.counted_toward_daily
+            counted = grant.counted_toward_daily
+            self._sent_by_bucket[bucket] = self._sent_by_bucket.get(bucket, 0) + counted
+            self._sent_total += counted
+            return counted
 
     def _sent_unlocked(self, now: datetime) -> int:
+        """The rolling 24 hours' count: buckets come in time order, the stale ones first."""
         since = bucket_of(now - DAY)
-        stale = [bucket for bucket in self._sent_by_bucket if bucket <= since]
-        for bucket in stale:
-            del self._sent_by_bucket[bucket]
-        return sum(self._sent_by_bucket.values())
+        while self._sent_by_bucket:
+            oldest = next(iter(self._sent_by_bucket))
+            if oldest > since:
+                break
+            self._sent_total -= self._sent_by_bucket.pop(oldest)
+        return self._sent_total
 
     # --- sending ------------------------------------------------------------------------
 

@@ -171,6 +171,13 @@ def _check_recipient_count(recipients: list[EmailAddress]) -> None:
 def _check_buildable(request: SendRequest, content: SimpleContent | TemplateContent) -> None:
     """Fields assembly would refuse (v2 Headers and Attachments limits, a text its charset
     cannot encode) are refused now, so that nothing accepted fails to build later."""
+    charsets = (
+        (content.subject_charset, content.text_charset, content.html_charset)
+        if isinstance(content, SimpleContent)
+        else ()
+    )
+    if not content.headers and not content.attachments and not any(charsets):
+        return  # plain texts in UTF-8: nothing that could fail to build
     formatted = FormattedMessage(
         source=request.source or "",
         destination=request.destination or Destination(),
