@@ -45,9 +45,12 @@ def _counts(event: ev.Event) -> tuple[int, int, int, int, int] | None:
     match event:
         case ev.SendAccepted():
             return (event.recipients, 0, 0, 0, event.quota_recipients)
-        case ev.RecipientBounced() | ev.BounceReported() if event.bounce_type == "Permanent":
+        # The mailbox simulator's bounces and complaints count toward nothing (SES).
+        case ev.RecipientBounced() | ev.BounceReported() if (
+            event.bounce_type == "Permanent" and not event.simulated
+        ):
             return (0, 1, 0, 0, 0)
-        case ev.ComplaintReported():
+        case ev.ComplaintReported() if not event.simulated:
             return (0, 0, 1, 0, 0)
         case ev.ContentRejected():
             return (0, 0, 0, 1, 0)

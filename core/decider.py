@@ -101,6 +101,7 @@ def _decide(command: cmd.Command, state: MessageState | None, now: datetime) -> 
                     suppression_reason=_bounce_listing(
                         command.bounce_type, command.bounce_subtype, command.suppression
                     ),
+                    simulated=command.suppression.simulator,
                 )
             ]
         case cmd.ExpireDelivery():
@@ -121,6 +122,7 @@ def _decide(command: cmd.Command, state: MessageState | None, now: datetime) -> 
                     suppression_reason=_bounce_listing(
                         command.bounce_type, command.bounce_subtype, command.suppression
                     ),
+                    simulated=command.suppression.simulator,
                 )
             ]
         case cmd.ReportComplaint():
@@ -135,6 +137,7 @@ def _decide(command: cmd.Command, state: MessageState | None, now: datetime) -> 
                     suppression_reason=suppression.reason_to_add_for_complaint(
                         None, command.suppression.reasons, simulator=command.suppression.simulator
                     ),
+                    simulated=command.suppression.simulator,
                 )
             ]
         case cmd.ReportAutoReply():

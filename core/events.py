@@ -158,6 +158,8 @@ class BounceEvent(MessageEvent, frozen=True, kw_only=True):
     feedback_id: str
     # BOUNCE when this bounce puts the address on the account's suppression list.
     suppression_reason: str | None = None
+    # A mailbox simulator address: counted nowhere that reputation or statistics are.
+    simulated: bool = False
 
 
 class RecipientBounced(BounceEvent, frozen=True, kw_only=True):
@@ -184,6 +186,7 @@ class ComplaintReported(MessageEvent, frozen=True, kw_only=True):
     complaint_subtype: str | None = None
     # COMPLAINT when this complaint puts the address on the account's suppression list.
     suppression_reason: str | None = None
+    simulated: bool = False
 
 
 class AutoReplyReported(MessageEvent, frozen=True, kw_only=True):

@@ -117,7 +117,18 @@ def test_every_simulator_outcome_through_the_real_paths(service: Running) -> Non
     service.wait_for(ooto, "AutoReplyReported")
     service.wait_for(complaint, "ComplaintReported")
     suppression = service.wait_for(suppressed, "RecipientSuppressed")
+    points = boto3.client(
+        "ses",
+        endpoint_url=f"http://127.0.0.1:{service.http}",
+        region_name="us-east-1",
+        aws_access_key_id=KEY,
+        aws_secret_access_key=SECRET,
+    ).get_send_statistics()["SendDataPoints"]
     banner = service.stop()
+
+    # The simulator's bounces and complaints count toward nothing, as in SES.
+    assert sum(point["DeliveryAttempts"] for point in points) == 5
+    assert sum(point["Bounces"] + point["Complaints"] for point in points) == 0
 
     assert delivered["details"]["smtp_response"] == "250 2.6.0 Message received"  # type: ignore[index]
     assert bounced["details"]["bounce_type"] == "Permanent"  # type: ignore[index]
