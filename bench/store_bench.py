@@ -73,7 +73,7 @@ def run() -> str:
         "| durable appends, 50 concurrent writers | events | seconds | events/s |",
         "| --- | ---: | ---: | ---: |",
     ]
-    for label, figures in (("store alone", alone), ("store + message projections", projected)):
+    for label, figures in (("store alone", alone), ("store + every projection", projected)):
         lines.append(
             f"| {label} | {figures['events']:,.0f} | {figures['seconds']:.2f} | "
             f"{figures['events_per_second']:,.0f} |"
