@@ -8,9 +8,9 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 from .http_api import mount_ses_api
-from .metrics import Metrics
 
 if TYPE_CHECKING:
+    from .metrics import Metrics
     from .service import Service
 
 log = logging.getLogger("sendtrail.http")
@@ -21,7 +21,7 @@ class HttpServer:
 
     def __init__(self, service: Service) -> None:
         self.service = service
-        self.metrics = Metrics(service.engine)
+        self.metrics: Metrics = service.metrics
         self.app = web.Application(client_max_size=48 * 2**20)
         self.app.router.add_get("/healthz", self._health)
         self.app.router.add_get("/metrics", self._metrics)

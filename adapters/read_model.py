@@ -134,6 +134,25 @@ class ReadModel:
         )
         return [FeedbackEntry(*row) for row in rows]
 
+    def totals(self) -> dict[str, int]:
+        """Every counter of ``send_statistics``, summed over all time."""
+        from .statistics_projection import COUNTERS
+
+        sums = ", ".join(f"COALESCE(SUM({counter}), 0)" for counter in COUNTERS)
+        row = self._db().execute(f"SELECT {sums} FROM send_statistics").fetchone()
+        return dict(zip(COUNTERS, (int(value) for value in row), strict=True))
+
+    def notifications_pending(self) -> int:
+        try:
+            row = (
+                self._db()
+                .execute("SELECT COUNT(*) FROM notification_outbox WHERE status = 'pending'")
+                .fetchone()
+            )
+        except sqlite3.OperationalError:  # no outbox in this database
+            return 0
+        return int(row[0])
+
     def queue_depth(self) -> int:
         return int(self._db().execute("SELECT COUNT(*) FROM delivery_queue").fetchone()[0])
 

@@ -12,6 +12,7 @@ import asyncio
 import logging
 import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol, TextIO
 
@@ -30,6 +31,7 @@ from .feedback_receiver import FeedbackReceiver
 from .http_server import HttpServer
 from .identity_verifier import IdentityVerifier
 from .logs import configure_logging
+from .metrics import Metrics
 from .notifier import Notifier
 from .preparation import Preparer
 from .scanners import ClamdScanner, EicarScanner
@@ -64,7 +66,10 @@ class Service:
         self.feedback = FeedbackReceiver(self.app)
         self.smtp = SmtpSubmission(self.app, settings.smtp, data_dir=data_dir)
         self.notifier = Notifier(self.engine.store, settings, clock=self.app.clock)
-        self.delivery = Delivery(self.app, self.simulator, scanner_for(settings))
+        self.metrics = Metrics(self.engine)
+        self.delivery = Delivery(
+            self.app, self.simulator, scanner_for(settings), self.metrics.delivery_latency.observe
+        )
         self.identities = IdentityVerifier(self.app, interval=settings.identities.check_seconds)
         self.app.outbox().add_listener(self.notifier.wake)
         self.http = HttpServer(self)
@@ -112,8 +117,15 @@ class Delivery:
 
     name = "delivery"
 
-    def __init__(self, app: App, simulator: SimulatorServer, scanner: ContentScanner) -> None:
+    def __init__(
+        self,
+        app: App,
+        simulator: SimulatorServer,
+        scanner: ContentScanner,
+        on_delivered: Callable[[float], None] | None = None,
+    ) -> None:
         self.app = app
+        self.on_delivered = on_delivered
         self.simulator = simulator
         self.preparer = Preparer(app, scanner)
         self.scheduler: DeliveryScheduler | None = None
@@ -131,6 +143,7 @@ class Delivery:
             prepare=self.preparer.prepare,
             tls_required=self._tls_required,
             suppression=self.app.suppression_policy,
+            on_delivered=self.on_delivered,
         )
         self.app.on_accepted(self.scheduler.notify)
         await self.scheduler.start()

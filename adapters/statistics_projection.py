@@ -1,7 +1,11 @@
-"""``send_statistics``: SES's 15-minute sending data points, and the daily quota's count.
+"""``send_statistics``: SES's 15-minute sending data points, the daily quota's count, and
+the operators' totals.
 
 Each event adds to the counters of the 15-minute bucket it happened in, so the table answers
-``GetSendStatistics`` and the rolling 24-hour ``SentLast24Hours`` without reading the log.
+``GetSendStatistics``, the rolling 24-hour ``SentLast24Hours`` and the Prometheus totals
+without reading the log. The first four counters are SES's (``DeliveryAttempts``,
+``Bounces``: permanent ones, ``Complaints``, ``Rejects``: content rejections); the others
+count every outcome, simulator mail included, for operators.
 """
 
 from __future__ import annotations
@@ -17,17 +21,24 @@ from sendtrail.core.projections import timestamp
 
 from .sqlite_projections import Logged, record_position
 
-COUNTERS: Final = ("delivery_attempts", "bounces", "complaints", "rejects", "quota_sent")
-SCHEMA: Final = """
-CREATE TABLE IF NOT EXISTS send_statistics (
-    bucket TEXT PRIMARY KEY,
-    delivery_attempts INTEGER NOT NULL DEFAULT 0,
-    bounces INTEGER NOT NULL DEFAULT 0,
-    complaints INTEGER NOT NULL DEFAULT 0,
-    rejects INTEGER NOT NULL DEFAULT 0,
-    quota_sent INTEGER NOT NULL DEFAULT 0
-);
-"""
+COUNTERS: Final = (
+    "delivery_attempts",
+    "bounces",
+    "complaints",
+    "rejects",
+    "quota_sent",
+    "requests_rejected",
+    "delivered",
+    "deferred",
+    "hard_bounced",
+    "complained",
+)
+SCHEMA: Final = (
+    "CREATE TABLE IF NOT EXISTS send_statistics (\n    bucket TEXT PRIMARY KEY,\n"
+    + ",\n".join(f"    {counter} INTEGER NOT NULL DEFAULT 0" for counter in COUNTERS)
+    + "\n);"
+)
+_INDEX: Final = {name: index for index, name in enumerate(COUNTERS)}
 _ADD = (
     f"INSERT INTO send_statistics (bucket, {', '.join(COUNTERS)}) "
     f"VALUES (?, {', '.join('?' * len(COUNTERS))}) ON CONFLICT(bucket) DO UPDATE SET "
@@ -40,20 +51,27 @@ def bucket_of(when: datetime) -> str:
     return timestamp(start) or ""
 
 
-def _counts(event: ev.Event) -> tuple[int, int, int, int, int] | None:
-    """(delivery attempts, bounces, complaints, rejects, quota sent) one event adds."""
+def _counts(event: ev.Event) -> dict[str, int] | None:
+    """What one event adds, by counter."""
     match event:
         case ev.SendAccepted():
-            return (event.recipients, 0, 0, 0, event.quota_recipients)
-        # The mailbox simulator's bounces and complaints count toward nothing (SES).
-        case ev.RecipientBounced() | ev.BounceReported() if (
-            event.bounce_type == "Permanent" and not event.simulated
-        ):
-            return (0, 1, 0, 0, 0)
-        case ev.ComplaintReported() if not event.simulated:
-            return (0, 0, 1, 0, 0)
+            return {"delivery_attempts": event.recipients, "quota_sent": event.quota_recipients}
+        case ev.SendRejected():
+            return {"requests_rejected": 1}
+        case ev.RecipientDelivered():
+            return {"delivered": 1}
+        case ev.RecipientDeferred():
+            return {"deferred": 1}
+        case ev.RecipientBounced() | ev.BounceReported():
+            # The mailbox simulator's bounces count toward nothing of SES's (reference 5).
+            permanent = event.bounce_type == "Permanent" and not event.simulated
+            return {"hard_bounced": 1, "bounces": int(permanent)}
+        case ev.DeliveryExpired() | ev.RecipientSuppressed():
+            return {"hard_bounced": 1}
+        case ev.ComplaintReported():
+            return {"complained": 1, "complaints": int(not event.simulated)}
         case ev.ContentRejected():
-            return (0, 0, 0, 1, 0)
+            return {"rejects": 1}
     return None
 
 
@@ -70,8 +88,8 @@ class StatisticsProjector:
             counts = _counts(stored.event)
             if counts is not None:
                 bucket = totals[bucket_of(stored.event.at)]
-                for index, count in enumerate(counts):
-                    bucket[index] += count
+                for name, count in counts.items():
+                    bucket[_INDEX[name]] += count
         db.executemany(_ADD, [(bucket, *counts) for bucket, counts in totals.items()])
         record_position(db, self.name, events[-1].position)
 

@@ -30,8 +30,10 @@ class Reporter:
         new_uuid: Callable[[], UUID],
         jitter: Callable[[], float],
         suppression: SuppressionPolicyOf | None = None,
+        on_delivered: Callable[[float], None] | None = None,
     ) -> None:
         self._ehlo_name = ehlo_name
+        self._on_delivered = on_delivered  # seconds from acceptance, for the latency metric
         # Whether a permanent bounce lists the address: the account's or configuration set's
         # reasons for the message, and whether the recipient is a simulator address.
         self._suppression = suppression
@@ -50,6 +52,8 @@ class Reporter:
         """The commands reporting ``outcome`` for ``recipient``, in the order to execute them."""
         message_id = message.message_id
         if outcome.kind is OutcomeKind.DELIVERED:
+            if self._on_delivered is not None:
+                self._on_delivered((now - message.requested_at).total_seconds())
             return [
                 cmd.ReportDelivered(
                     message_id=message_id,

@@ -110,6 +110,7 @@ class DeliveryScheduler:
         fetch_limit: int | None = None,
         max_sleep: float = 1.0,
         suppression: SuppressionPolicyOf | None = None,
+        on_delivered: Callable[[float], None] | None = None,
     ) -> None:
         if max_in_flight < 1 or max_in_flight_per_domain < 1:
             raise ValueError("in-flight limits must be at least 1")
@@ -131,6 +132,7 @@ class DeliveryScheduler:
             new_uuid=new_uuid,
             jitter=random.random,
             suppression=suppression,
+            on_delivered=on_delivered,
         )
         self._contents = ContentCache(engine.store.get_content)
         self.stats = SchedulerStats()
@@ -165,6 +167,7 @@ class DeliveryScheduler:
         recover_at_start: bool = True,
         max_sleep: float = 1.0,
         suppression: SuppressionPolicyOf | None = None,
+        on_delivered: Callable[[float], None] | None = None,
     ) -> DeliveryScheduler:
         """The scheduler as ``[delivery]``, ``[dns]`` and ``[feedback]`` configure it.
 
@@ -211,6 +214,7 @@ class DeliveryScheduler:
             prepare=prepare,
             max_sleep=max_sleep,
             suppression=suppression,
+            on_delivered=on_delivered,
         )
 
     # --- the public face ------------------------------------------------------------------

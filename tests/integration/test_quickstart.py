@@ -124,7 +124,15 @@ def test_every_simulator_outcome_through_the_real_paths(service: Running) -> Non
         aws_access_key_id=KEY,
         aws_secret_access_key=SECRET,
     ).get_send_statistics()["SendDataPoints"]
+    with urllib.request.urlopen(f"http://127.0.0.1:{service.http}/metrics") as response:
+        metrics = response.read().decode()
     banner = service.stop()
+
+    assert "sendtrail_accepted_total 5.0" in metrics
+    assert "sendtrail_delivered_total 3.0" in metrics  # success, ooto, complaint
+    assert "sendtrail_bounced_total 2.0" in metrics  # bounce, suppressionlist
+    assert "sendtrail_complained_total 1.0" in metrics
+    assert "sendtrail_delivery_latency_seconds_count 3.0" in metrics
 
     # The simulator's bounces and complaints count toward nothing, as in SES.
     assert sum(point["DeliveryAttempts"] for point in points) == 5

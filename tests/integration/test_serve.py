@@ -57,6 +57,10 @@ def test_serve_answers_health_and_metrics_and_stops_on_sigterm(config: Path) -> 
         metrics = wait_for(f"http://127.0.0.1:{port}/metrics").decode()
         assert health == {"status": "ok"}
         assert "sendtrail_queue_depth 0.0" in metrics
+        for name in ("accepted", "rejected", "delivered", "bounced", "complained", "deferred"):
+            assert f"sendtrail_{name}_total 0.0" in metrics
+        assert "sendtrail_notifier_backlog 0.0" in metrics
+        assert "sendtrail_delivery_latency_seconds_count 0.0" in metrics
         process.send_signal(signal.SIGTERM)
         _, stderr = process.communicate(timeout=20)
     finally:

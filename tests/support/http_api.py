@@ -29,6 +29,7 @@ from sendtrail.adapters.app import App
 from sendtrail.adapters.clock import Clock
 from sendtrail.adapters.config import Settings
 from sendtrail.adapters.http_server import HttpServer
+from sendtrail.adapters.metrics import Metrics
 
 if TYPE_CHECKING:
     from sendtrail.adapters.service import Service
@@ -54,6 +55,7 @@ class _ServiceShell:
         self.settings = settings
         self.app = app
         self.engine = app.engine
+        self.metrics = Metrics(app.engine)
         self.ready = asyncio.Event()
 
 
