@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+from sendtrail.core.acceptance.errors import SesError
 
 from .config import ConfigError, Settings, data_dir, load_settings
 from .engine import EVENTS_FILE
+
+if TYPE_CHECKING:
+    from .suppression import SuppressionList
 
 Handler = Callable[[argparse.Namespace, Settings], int]
 
@@ -59,6 +66,26 @@ def _parser() -> argparse.ArgumentParser:
     simulate = command("simulate", _simulate, "drive random legal outcome flows")
     simulate.add_argument("--messages", type=int, required=True)
     simulate.add_argument("--seed", type=int, default=0)
+
+    suppression = command("suppression", _suppression_usage, "the account's suppression list")
+    suppression_commands = suppression.add_subparsers(dest="suppression_command", metavar="ACTION")
+    suppressed = suppression_commands.add_parser("list", help="addresses on the list")
+    suppressed.add_argument("--reason", choices=("BOUNCE", "COMPLAINT"), action="append")
+    suppressed.add_argument("--limit", type=int, default=1000)
+    add = suppression_commands.add_parser("add", help="put addresses on the list")
+    add.add_argument("addresses", nargs="+")
+    add.add_argument("--reason", choices=("BOUNCE", "COMPLAINT"), default="BOUNCE")
+    remove = suppression_commands.add_parser("remove", help="take addresses off the list")
+    remove.add_argument("addresses", nargs="+")
+    handlers = (
+        (suppressed, _suppression_list),
+        (add, _suppression_add),
+        (remove, _suppression_remove),
+    )
+    for sub, handler in handlers:
+        sub.add_argument("--config", help="TOML configuration file")
+        sub.add_argument("--data", help="data directory (default: data_dir from the config)")
+        sub.set_defaults(handler=handler)
 
     notifications = command("notifications", _notifications_usage, "the notification outbox")
     notification_commands = notifications.add_subparsers(dest="notifications_command",
@@ -218,6 +245,60 @@ def _simulate(args: argparse.Namespace, settings: Settings) -> int:
     for state, count in summary.final_states.items():
         print(f"  {state:<13} {count:>8,}")
     return 0
+
+
+def _suppression_usage(args: argparse.Namespace, settings: Settings) -> int:
+    print("usage: sendtrail suppression list | add ADDRESS... | remove ADDRESS...", file=sys.stderr)
+    return 2
+
+
+def _suppression_list(args: argparse.Namespace, settings: Settings) -> int:
+    with _suppression_list_of(args, settings) as suppression:
+        page, _token = suppression.list(reasons=args.reason or (), page_size=args.limit)
+        for entry in page:
+            print(f"{entry.email_address}\t{entry.reason}\t{entry.last_update_time.isoformat()}")
+        print(f"{len(page)} address(es)", file=sys.stderr)
+    return 0
+
+
+def _suppression_add(args: argparse.Namespace, settings: Settings) -> int:
+    with _suppression_list_of(args, settings) as suppression:
+        for address in args.addresses:
+            try:
+                suppression.put(address, args.reason, actor="cli")
+                print(f"{address}: suppressed ({args.reason})")
+            except SesError as error:
+                print(f"{address}: {error.message}", file=sys.stderr)
+                return 1
+    return 0
+
+
+def _suppression_remove(args: argparse.Namespace, settings: Settings) -> int:
+    with _suppression_list_of(args, settings) as suppression:
+        status = 0
+        for address in args.addresses:
+            try:
+                suppression.delete(address, actor="cli")
+                print(f"{address}: removed")
+            except SesError as error:
+                print(f"{address}: {error.message}", file=sys.stderr)
+                status = 1
+    return status
+
+
+@contextlib.contextmanager
+def _suppression_list_of(args: argparse.Namespace, settings: Settings) -> Iterator[SuppressionList]:
+    """The data directory's suppression list, through a store of its own (appends from the
+    command line and a running service serialise on SQLite's lock and the log's head)."""
+    from .clock import SystemClock
+    from .engine import Engine
+    from .suppression import SuppressionList
+
+    engine = Engine.open(data_dir(settings, args.data))
+    try:
+        yield SuppressionList(engine.store, SystemClock())
+    finally:
+        engine.close()
 
 
 def _notifications_usage(args: argparse.Namespace, settings: Settings) -> int:

@@ -209,3 +209,24 @@ def test_feedback_classify_prints_one_json_object_per_recipient(tmp_path: Path) 
         "5.1.1",
     )
     assert line["bounce_type"] == "Permanent"
+
+
+def test_suppression_add_list_and_remove_from_the_command_line(tmp_path: Path) -> None:
+    data = str(tmp_path)
+
+    added = sendtrail("suppression", "add", "a@example.com", "b@example.com", "--data", data)
+    complaint = sendtrail(
+        "suppression", "add", "c@example.com", "--reason", "COMPLAINT", "--data", data
+    )
+    removed = sendtrail("suppression", "remove", "a@example.com", "--data", data)
+    missing = sendtrail("suppression", "remove", "nobody@example.com", "--data", data)
+    listed = sendtrail("suppression", "list", "--data", data)
+    complaints = sendtrail("suppression", "list", "--reason", "COMPLAINT", "--data", data)
+
+    assert (added.returncode, complaint.returncode, removed.returncode) == (0, 0, 0)
+    assert missing.returncode == 1 and "nobody@example.com" in missing.stderr
+    assert [line.split("\t")[:2] for line in listed.stdout.splitlines()] == [
+        ["b@example.com", "BOUNCE"],
+        ["c@example.com", "COMPLAINT"],
+    ]
+    assert complaints.stdout.startswith("c@example.com\tCOMPLAINT")
