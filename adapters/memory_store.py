@@ -7,7 +7,7 @@ from collections.abc import Iterator, Sequence
 from concurrent.futures import Future
 
 from sendtrail.core import events as ev
-from sendtrail.core.chain import GENESIS, RawEvent, chain_hash
+from sendtrail.core.chain import GENESIS, RawEvent, chain_events
 from sendtrail.core.ports import AppendResult, ConcurrencyError, StoredEvent
 
 from .clock import Clock, SystemClock, format_timestamp, parse_timestamp
@@ -56,37 +56,21 @@ class MemoryEventStore:
             recorded_time = parse_timestamp(recorded_at)
             previous = self._rows[-1].hash if self._rows else GENESIS
             first = len(self._rows) + 1
-            version = expected_version
-            rows: list[RawEvent] = []
-            stored: list[StoredEvent] = []
-            for offset, event in enumerate(events):
-                position, version = first + offset, version + 1
-                data, event_type, schema = ev.encode(event), type(event).__name__, event.SCHEMA
-                previous = chain_hash(
-                    previous, position, stream_id, version, event_type, schema, data, recorded_at
+            rows = chain_events(
+                previous, first, stream_id, expected_version + 1, events, recorded_at
+            )
+            stored = [
+                StoredEvent(
+                    position=row.position,
+                    stream_id=stream_id,
+                    version=row.version,
+                    event=event,
+                    recorded_at=recorded_time,
+                    hash=row.hash,
                 )
-                rows.append(
-                    RawEvent(
-                        position,
-                        stream_id,
-                        version,
-                        event_type,
-                        schema,
-                        data,
-                        recorded_at,
-                        previous,
-                    )
-                )
-                stored.append(
-                    StoredEvent(
-                        position=position,
-                        stream_id=stream_id,
-                        version=version,
-                        event=event,
-                        recorded_at=recorded_time,
-                        hash=previous,
-                    )
-                )
+                for row, event in zip(rows, events, strict=True)
+            ]
+            version = rows[-1].version
             self._streams.setdefault(stream_id, []).extend(r.position - 1 for r in rows)
             self._rows.extend(rows)
             self._events.extend(stored)

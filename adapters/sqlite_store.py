@@ -19,10 +19,11 @@ from concurrent.futures import Future
 from pathlib import Path
 from typing import Protocol
 
+import msgspec
 import sqlite_utils
 
 from sendtrail.core import events as ev
-from sendtrail.core.chain import GENESIS, RawEvent, chain_hash
+from sendtrail.core.chain import GENESIS, RawEvent, chain_events
 from sendtrail.core.ports import AppendResult, ConcurrencyError, StoredEvent
 
 from .clock import Clock, SystemClock, format_timestamp, parse_timestamp
@@ -328,45 +329,28 @@ class SqliteEventStore:
                 if current != request.expected:
                     outcomes.append(ConcurrencyError(request.stream_id, request.expected, current))
                     continue
-                first = position + 1
-                for event in request.events:
-                    position += 1
-                    current += 1
-                    data = ev.encode(event)
-                    event_type = type(event).__name__
-                    schema = type(event).SCHEMA
-                    previous = chain_hash(
-                        previous,
-                        position,
-                        request.stream_id,
-                        current,
-                        event_type,
-                        schema,
-                        data,
-                        recorded_at,
+                chained = chain_events(
+                    previous,
+                    position + 1,
+                    request.stream_id,
+                    current + 1,
+                    request.events,
+                    recorded_at,
+                )
+                rows.extend(msgspec.structs.astuple(row) for row in chained)
+                stored.extend(
+                    StoredEvent(
+                        position=row.position,
+                        stream_id=row.stream_id,
+                        version=row.version,
+                        event=event,
+                        recorded_at=recorded_time,
+                        hash=row.hash,
                     )
-                    rows.append(
-                        (
-                            position,
-                            request.stream_id,
-                            current,
-                            event_type,
-                            schema,
-                            data,
-                            recorded_at,
-                            previous,
-                        )
-                    )
-                    stored.append(
-                        StoredEvent(
-                            position=position,
-                            stream_id=request.stream_id,
-                            version=current,
-                            event=event,
-                            recorded_at=recorded_time,
-                            hash=previous,
-                        )
-                    )
+                    for row, event in zip(chained, request.events, strict=True)
+                )
+                first, position = position + 1, chained[-1].position
+                current, previous = chained[-1].version, chained[-1].hash
                 versions[request.stream_id] = current
                 outcomes.append(AppendResult(request.stream_id, current, first, position))
             db.executemany(

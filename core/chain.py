@@ -7,7 +7,7 @@ position, so ``first_break`` names the first position where the log stops being 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Final
 
 import msgspec
@@ -42,6 +42,29 @@ def chain_hash(
 ) -> bytes:
     header = f"{position}\x1f{stream_id}\x1f{version}\x1f{event_type}\x1f{schema}\x1f{recorded_at}"
     return hashlib.sha256(previous + header.encode() + b"\x1e" + data).digest()
+
+
+def chain_events(
+    previous: bytes,
+    first_position: int,
+    stream_id: str,
+    first_version: int,
+    events: Sequence[ev.Event],
+    recorded_at: str,
+) -> list[RawEvent]:
+    """The rows that append ``events`` to a stream at the log's head, hashes chained on from
+    ``previous`` (every store writes exactly these)."""
+    rows = []
+    for offset, event in enumerate(events):
+        position, version = first_position + offset, first_version + offset
+        data, event_type, schema = ev.encode(event), type(event).__name__, type(event).SCHEMA
+        previous = chain_hash(
+            previous, position, stream_id, version, event_type, schema, data, recorded_at
+        )
+        rows.append(
+            RawEvent(position, stream_id, version, event_type, schema, data, recorded_at, previous)
+        )
+    return rows
 
 
 class Break(msgspec.Struct, frozen=True):
