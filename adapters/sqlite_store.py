@@ -8,14 +8,10 @@ durable, and fifty concurrent writers cost one fsync, not fifty.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import hashlib
-import queue
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
-from concurrent.futures import Future
 from pathlib import Path
 from typing import Protocol
 
@@ -27,8 +23,7 @@ from sendtrail.core.chain import GENESIS, RawEvent, chain_events
 from sendtrail.core.ports import AppendResult, ConcurrencyError, StoredEvent
 
 from .clock import Clock, SystemClock, format_timestamp, parse_timestamp
-
-MAX_BATCH = 2000
+from .group_commit import Append, GroupCommitStore, Outcome
 
 
 class Projector(Protocol):
@@ -41,32 +36,6 @@ class Projector(Protocol):
     def committed(self) -> None: ...
 
     def rolled_back(self) -> None: ...
-
-
-class _Append:
-    """One append waiting for the writer, answered through a thread or an asyncio future."""
-
-    __slots__ = ("contents", "events", "expected", "future", "loop", "stream_id")
-
-    def __init__(
-        self,
-        stream_id: str,
-        expected: int,
-        events: Sequence[ev.Event],
-        contents: Sequence[bytes],
-        loop: asyncio.AbstractEventLoop | None = None,
-    ) -> None:
-        self.stream_id = stream_id
-        self.expected = expected
-        self.events = events
-        self.contents = contents
-        self.loop = loop
-        self.future: Future[AppendResult] | asyncio.Future[AppendResult] = (
-            Future() if loop is None else loop.create_future()
-        )
-
-
-_STOP = object()
 
 
 def create_schema(path: Path) -> None:
@@ -105,7 +74,7 @@ def connect(path: Path, *, readonly: bool = False, durable: bool = True) -> sqli
     return db
 
 
-class SqliteEventStore:
+class SqliteEventStore(GroupCommitStore):
     def __init__(
         self,
         path: str | Path,
@@ -126,50 +95,10 @@ class SqliteEventStore:
         self._local = threading.local()
         self._readers: list[sqlite3.Connection] = []
         self._readers_lock = threading.Lock()
-        self._queue: queue.SimpleQueue[_Append | object] = queue.SimpleQueue()
         self._load_head()
-        self._closed = False
-        self._writer = threading.Thread(target=self._write_loop, name="sendtrail-writer")
-        self._writer.daemon = True
-        self._writer.start()
+        self._start_writer("sendtrail-writer")
 
     # --- the port -----------------------------------------------------------------------
-
-    def submit(
-        self,
-        stream_id: str,
-        expected_version: int,
-        events: Sequence[ev.Event],
-        contents: Sequence[bytes] = (),
-    ) -> Future[AppendResult]:
-        if self._closed:
-            raise RuntimeError("the event store is closed")
-        request = _Append(stream_id, expected_version, events, contents)
-        self._queue.put(request)
-        return request.future  # type: ignore[return-value]
-
-    def append(
-        self,
-        stream_id: str,
-        expected_version: int,
-        events: Sequence[ev.Event],
-        contents: Sequence[bytes] = (),
-    ) -> AppendResult:
-        return self.submit(stream_id, expected_version, events, contents).result()
-
-    async def append_async(
-        self,
-        stream_id: str,
-        expected_version: int,
-        events: Sequence[ev.Event],
-        contents: Sequence[bytes] = (),
-    ) -> AppendResult:
-        """Append from a coroutine; the writer wakes each event loop once per commit."""
-        if self._closed:
-            raise RuntimeError("the event store is closed")
-        request = _Append(stream_id, expected_version, events, contents, asyncio.get_running_loop())
-        self._queue.put(request)
-        return await request.future  # type: ignore[misc]
 
     def read_stream(self, stream_id: str) -> list[StoredEvent]:
         rows = self._reader().execute(
@@ -224,11 +153,8 @@ class SqliteEventStore:
         return None if row is None else bytes(row[0])
 
     def close(self) -> None:
-        if self._closed:
+        if not self._stop_writer():
             return
-        self._closed = True
-        self._queue.put(_STOP)
-        self._writer.join()
         self._writer_db.close()
         with self._readers_lock:
             for db in self._readers:
@@ -258,56 +184,14 @@ class SqliteEventStore:
         ).fetchone()
         self._head_position, self._head_hash = (row[0], bytes(row[1])) if row else (0, GENESIS)
 
-    def _write_loop(self) -> None:
-        while True:
-            first = self._queue.get()
-            if first is _STOP:
-                return
-            batch: list[_Append] = [first]  # type: ignore[list-item]
-            stop_after = False
-            while len(batch) < MAX_BATCH:
-                try:
-                    item = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if item is _STOP:
-                    stop_after = True
-                    break
-                batch.append(item)  # type: ignore[arg-type]
-            self._commit(batch)
-            if stop_after:
-                return
-
-    def _commit(self, batch: list[_Append]) -> None:
-        outcomes: list[AppendResult | BaseException]
-        try:
-            outcomes = self._write(batch)
-        except Exception as error:
-            if len(batch) > 1:
-                # One bad append must not fail the others: redo them one by one.
-                for request in batch:
-                    self._commit([request])
-                return
-            outcomes = [error]
-        by_loop: dict[asyncio.AbstractEventLoop, list[tuple[_Append, object]]] = {}
-        for request, outcome in zip(batch, outcomes, strict=True):
-            if request.loop is None:
-                _settle(request.future, outcome)
-            else:
-                by_loop.setdefault(request.loop, []).append((request, outcome))
-        for loop, settled in by_loop.items():
-            # One wake-up per loop and commit, however many coroutines were waiting.
-            with contextlib.suppress(RuntimeError):  # a closed loop has nobody waiting
-                loop.call_soon_threadsafe(_settle_all, settled)
-
-    def _write(self, batch: list[_Append]) -> list[AppendResult | BaseException]:
+    def _write(self, batch: list[Append]) -> list[Outcome]:
         db = self._writer_db
         now = self._clock.now()
         recorded_at = format_timestamp(now)
         recorded_time = parse_timestamp(recorded_at)
         rows: list[tuple[object, ...]] = []
         stored: list[StoredEvent] = []
-        outcomes: list[AppendResult | BaseException] = []
+        outcomes: list[Outcome] = []
         db.execute("BEGIN IMMEDIATE")
         try:
             # Under the write lock the head cannot move; read it again because another
@@ -371,7 +255,7 @@ class SqliteEventStore:
         self._head_position, self._head_hash = position, previous
         return outcomes
 
-    def _versions_in_db(self, batch: list[_Append]) -> dict[str, int]:
+    def _versions_in_db(self, batch: list[Append]) -> dict[str, int]:
         """Current versions of the batch's streams, in one query per 500 streams."""
         streams = list({request.stream_id for request in batch if request.events})
         versions: dict[str, int] = {}
@@ -384,20 +268,6 @@ class SqliteEventStore:
             )
             versions.update(rows)
         return versions
-
-
-def _settle(future: Future[AppendResult] | asyncio.Future[AppendResult], outcome: object) -> None:
-    if future.done():
-        return
-    if isinstance(outcome, BaseException):
-        future.set_exception(outcome)
-    else:
-        future.set_result(outcome)  # type: ignore[arg-type]
-
-
-def _settle_all(settled: list[tuple[_Append, object]]) -> None:
-    for request, outcome in settled:
-        _settle(request.future, outcome)
 
 
 def decode_row(raw: RawEvent) -> StoredEvent:

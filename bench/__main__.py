@@ -10,6 +10,7 @@ from .record import record
 # (name in docs/benchmarks.md, module with a run() -> markdown function)
 BENCHMARKS = [
     ("store-appends", "bench.store_bench"),
+    ("postgres-appends", "bench.postgres_bench"),
     ("accept", "bench.accept_bench"),
     ("delivery", "bench.delivery_bench"),
     ("replay", "bench.replay_bench"),

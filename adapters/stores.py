@@ -1,0 +1,48 @@
+"""Which event store a configuration asks for: SQLite in the data directory by default,
+PostgreSQL when ``[store] url`` names one (``postgresql://...``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .clock import Clock
+from .config import Settings
+from .postgres_store import PostgresEventStore
+from .sqlite_store import Projector, SqliteEventStore
+
+# The log's file name in the data directory; the same as ``engine.EVENTS_FILE`` (not imported
+# from there because the engine is meant to open its store through this module).
+EVENTS_FILE = "events.db"
+POSTGRES_SCHEMES = ("postgresql://", "postgres://")
+
+
+def open_store(
+    settings: Settings,
+    data_dir: Path,
+    *,
+    projector: Projector | None = None,
+    clock: Clock | None = None,
+    durable: bool = True,
+) -> SqliteEventStore | PostgresEventStore:
+    url = settings.store.url
+    if not url:
+        return SqliteEventStore(
+            Path(data_dir) / EVENTS_FILE, projector=projector, clock=clock, durable=durable
+        )
+    if not url.startswith(POSTGRES_SCHEMES):
+        raise ValueError(f"[store] url {_redacted(url)!r} is not a postgresql:// URL")
+    if projector is not None:
+        # The projectors write SQLite SQL inside the writer's transaction; running them on
+        # PostgreSQL is a later step of the PostgreSQL store (issue 8).
+        raise NotImplementedError("projections are not yet supported on the PostgreSQL store")
+    return PostgresEventStore(url, clock=clock, durable=durable)
+
+
+def _redacted(url: str) -> str:
+    """The URL without its password, fit for an error message."""
+    scheme, separator, rest = url.partition("://")
+    credentials, at, host = rest.rpartition("@")
+    if not at:
+        return url
+    user = credentials.split(":", 1)[0]
+    return f"{scheme}{separator}{user}:***@{host}"
