@@ -24,7 +24,7 @@ from typing import Final
 from sendtrail.core import events as ev
 from sendtrail.core import notifications as notify
 from sendtrail.core import resources as res
-from sendtrail.core.acceptance.requests import Content, TemplateContent
+from sendtrail.core.acceptance.requests import FormattedMessage, TemplateContent
 from sendtrail.core.notifications.headers import MailHeaders
 from sendtrail.core.notifications.identity import sending_identity
 from sendtrail.core.projections import timestamp
@@ -348,7 +348,7 @@ class _Message:
 
     def __init__(self, request: ev.SendRequested) -> None:
         self.request = request
-        self.content: Content | None = None
+        self.content: notify.Stored | None = None
         self.headers: MailHeaders | None = None
         self.template_subject: str | None = None
 
@@ -387,11 +387,7 @@ class _Messages:
         subject = _stored_template_subject(message.content, lookup)
         if message.headers is None or subject != message.template_subject:
             message.headers = notify.mail_headers(
-                message.content,
-                message_id=request.message_id,
-                source=request.source,
-                destinations=request.destinations,
-                template_subject=subject,
+                message.content, message_id=request.message_id, template_subject=subject
             )
             message.template_subject = subject
         return message.headers
@@ -419,8 +415,13 @@ class _Messages:
         self._pending.clear()
 
 
-def _stored_template_subject(content: Content | None, lookup: Callable[..., object]) -> str | None:
-    if not isinstance(content, TemplateContent) or not content.template_name:
+def _stored_template_subject(
+    content: notify.Stored | None, lookup: Callable[..., object]
+) -> str | None:
+    if not isinstance(content, FormattedMessage):
         return None
-    template = lookup(res.TEMPLATE, content.template_name, res.Template)
+    request = content.content
+    if not isinstance(request, TemplateContent) or not request.template_name:
+        return None
+    template = lookup(res.TEMPLATE, request.template_name, res.Template)
     return template.subject if isinstance(template, res.Template) else None

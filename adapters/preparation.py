@@ -21,7 +21,12 @@ from sendtrail.core import ids
 from sendtrail.core import resources as res
 from sendtrail.core.acceptance.addresses import parse_address
 from sendtrail.core.acceptance.errors import SesError
-from sendtrail.core.acceptance.requests import FormattedMessage, RawContent, TemplateContent
+from sendtrail.core.acceptance.requests import (
+    FormattedMessage,
+    RawContent,
+    TemplateContent,
+    decode_stored,
+)
 from sendtrail.core.acceptance.simulator import SimulatorScenario, simulator_scenario
 from sendtrail.core.acceptance.templates import EmailTemplate, RenderedTemplate, render_template
 from sendtrail.core.assembly import finalize, header_domain_for_region
@@ -36,7 +41,6 @@ from .app import App
 from .clock import new_uuid
 from .dkim_keys import load_key
 from .dkim_signing import sign_message
-from .sending import decode_content
 
 log = logging.getLogger("sendtrail.preparation")
 
@@ -59,7 +63,7 @@ class Preparer:
         stored = engine.store.get_content(state.content_sha256 or "")
         if stored is None:
             raise LookupError(f"message {message_id} has no stored content")
-        kept = decode_content(stored, state.operation)
+        kept = decode_stored(stored, state.operation)
         outgoing = self._build(kept)
         if isinstance(outgoing, SesError):
             await engine.execute_async(

@@ -16,8 +16,6 @@ import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-import msgspec
-
 from sendtrail.core import commands as cmd
 from sendtrail.core import events as ev
 from sendtrail.core import ids
@@ -25,12 +23,7 @@ from sendtrail.core import resources as res
 from sendtrail.core.acceptance import quotas
 from sendtrail.core.acceptance.errors import SesError
 from sendtrail.core.acceptance.identities import VerifiedIdentities
-from sendtrail.core.acceptance.requests import (
-    Destination,
-    FormattedMessage,
-    RawContent,
-    SendRequest,
-)
+from sendtrail.core.acceptance.requests import SendRequest, encode_stored
 from sendtrail.core.acceptance.send import AcceptedSend, SendContext, check_send
 
 from .clock import new_uuid
@@ -41,32 +34,7 @@ from .statistics_projection import bucket_of
 
 log = logging.getLogger("sendtrail.sending")
 
-_content_encoder = msgspec.json.Encoder()
-_formatted_decoder = msgspec.json.Decoder(FormattedMessage)
 DAY = timedelta(hours=24)
-
-
-def encode_content(request: SendRequest) -> bytes:
-    """What acceptance stores: a raw message as it came; for a formatted or templated send,
-    what assembling it needs (the addresses and the content) as JSON."""
-    content = request.content
-    if isinstance(content, RawContent):
-        return content.data
-    return _content_encoder.encode(
-        FormattedMessage(
-            source=request.source or "",
-            destination=request.destination or Destination(),
-            reply_to=request.reply_to,
-            content=content,
-        )
-    )
-
-
-def decode_content(data: bytes, operation: str) -> RawContent | FormattedMessage:
-    if operation == "SendRawEmail":
-        return RawContent(data=data)
-    formatted: FormattedMessage = _formatted_decoder.decode(data)
-    return formatted
 
 
 class Sender:
@@ -165,7 +133,7 @@ class Sender:
         except SesError as error:
             await self._record_rejection(message_id, request, error)
             raise
-        content = encode_content(request)
+        content = encode_stored(request)
         configuration_set = accepted.configuration_set
         window = (configuration_set.max_delivery_seconds if configuration_set else None) or (
             self.settings.delivery.max_delivery_seconds

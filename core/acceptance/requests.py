@@ -48,17 +48,6 @@ class TemplateContent(msgspec.Struct, frozen=True, kw_only=True, tag="template")
 
 Content = SimpleContent | RawContent | TemplateContent
 
-__all__ = [
-    "Attachment",
-    "Content",
-    "Destination",
-    "FormattedMessage",
-    "RawContent",
-    "SendRequest",
-    "SimpleContent",
-    "TemplateContent",
-]
-
 
 class FormattedMessage(msgspec.Struct, frozen=True, kw_only=True):
     """What acceptance keeps of a formatted or templated send to assemble it afterwards."""
@@ -84,3 +73,46 @@ class SendRequest(msgspec.Struct, frozen=True, kw_only=True):
     tags: tuple[tuple[str, str], ...] = ()
     caller: str | None = None
     source_ip: str | None = None
+
+
+RAW_OPERATION = "SendRawEmail"
+_stored_encoder = msgspec.json.Encoder()
+_formatted_decoder = msgspec.json.Decoder(FormattedMessage)
+
+
+def encode_stored(request: SendRequest) -> bytes:
+    """What acceptance stores of a request: a raw message as it came; for a formatted or
+    templated send, what assembling it needs (addresses and content) as JSON."""
+    content = request.content
+    if isinstance(content, RawContent):
+        return content.data
+    return _stored_encoder.encode(
+        FormattedMessage(
+            source=request.source or "",
+            destination=request.destination or Destination(),
+            reply_to=request.reply_to,
+            content=content,
+        )
+    )
+
+
+def decode_stored(data: bytes, operation: str) -> RawContent | FormattedMessage:
+    """The stored request again (``msgspec`` errors for bytes that are not one)."""
+    if operation == RAW_OPERATION:
+        return RawContent(data=data)
+    formatted: FormattedMessage = _formatted_decoder.decode(data)
+    return formatted
+
+
+__all__ = [
+    "Attachment",
+    "Content",
+    "Destination",
+    "FormattedMessage",
+    "RawContent",
+    "SendRequest",
+    "SimpleContent",
+    "TemplateContent",
+    "decode_stored",
+    "encode_stored",
+]

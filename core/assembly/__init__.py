@@ -3,8 +3,6 @@
 - `build_simple`: the MIME message of a formatted send (`simple`, with `model`).
 - `finalize`: SES's Message-ID and Date, X-SES-* and Bcc removed, MIME-Version ensured,
   every other byte kept (`finalize`); `read_control_headers` reads the X-SES-* first.
-- `notification_headers`: `headers`, `headersTruncated` and `commonHeaders` for
-  notifications (`notification_headers`).
 - `verp_address`: the envelope sender that names the message (`envelope`).
 - `ContentScanner` / `ScanVerdict`: the malware-scanner port (`scan`).
 
@@ -24,27 +22,18 @@ from sendtrail.core.assembly.model import (
     SimpleMessage,
     TransferEncoding,
 )
-from sendtrail.core.assembly.notification_headers import (
-    CommonHeaders,
-    NotificationHeader,
-    NotificationHeaders,
-    notification_headers,
-)
 from sendtrail.core.assembly.scan import CLEAN, ContentScanner, ScannerUnavailable, ScanVerdict
 from sendtrail.core.assembly.simple import build_simple
 
 __all__ = [
     "CLEAN",
     "Attachment",
-    "CommonHeaders",
     "Content",
     "ContentScanner",
     "ControlHeaders",
     "Disposition",
     "InvalidContent",
     "MessageHeader",
-    "NotificationHeader",
-    "NotificationHeaders",
     "ScanVerdict",
     "ScannerUnavailable",
     "SimpleMessage",
@@ -54,7 +43,6 @@ __all__ = [
     "format_date",
     "header_domain_for_region",
     "message_id_from_verp",
-    "notification_headers",
     "read_control_headers",
     "verp_address",
 ]

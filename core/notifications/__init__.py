@@ -8,7 +8,12 @@ and the forwarded feedback mail (``forwarding``).
 - ``identity``: the sending identity and its ARN.
 """
 
-from sendtrail.core.notifications.headers import MailHeaders, decode_request_content, mail_headers
+from sendtrail.core.notifications.headers import (
+    MailHeaders,
+    Stored,
+    decode_request_content,
+    mail_headers,
+)
 from sendtrail.core.notifications.ids import notification_id, stream_id
 from sendtrail.core.notifications.records import (
     DEFAULT_ACCOUNT_ID,
@@ -42,6 +47,7 @@ __all__ = [
     "Publisher",
     "Route",
     "Sender",
+    "Stored",
     "decode_request_content",
     "encode_record",
     "event_record",

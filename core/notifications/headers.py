@@ -13,8 +13,9 @@ own headers).
   (``"John Doe" <john@example.com>`` becomes ``John Doe <john@example.com>``), the subject
   decoded; ``messageId`` is the client's Message-ID, or SES's id when there is none.
 
-A formatted send's request does not keep To apart from Cc and Bcc, so its ``To`` lists every
-destination. The stdlib ``email`` package does the parsing (pure: no I/O).
+A formatted send's header block names its To and Cc recipients as the request did (Bcc
+recipients are never in headers). The stdlib ``email`` package does the parsing (pure: no
+I/O).
 """
 
 from __future__ import annotations
@@ -28,10 +29,15 @@ from typing import Final
 import msgspec
 
 from sendtrail.core.acceptance import handlebars
-from sendtrail.core.acceptance.requests import Content, RawContent, SimpleContent, TemplateContent
+from sendtrail.core.acceptance.requests import (
+    FormattedMessage,
+    RawContent,
+    SimpleContent,
+    TemplateContent,
+    decode_stored,
+)
 
 HEADERS_LIMIT_BYTES: Final = 10 * 1024
-RAW_OPERATION: Final = "SendRawEmail"
 
 # commonHeaders keys in the order SES writes them, by the header that fills each.
 _ADDRESS_KEYS: Final = {"return-path", "from", "sender", "reply-to", "to", "cc", "bcc"}
@@ -49,7 +55,7 @@ _COMMON_ORDER: Final = (
 )
 
 Field = tuple[str, str]
-_content_decoder = msgspec.json.Decoder(Content)
+Stored = RawContent | FormattedMessage
 
 
 class MailHeaders(msgspec.Struct, frozen=True):
@@ -61,23 +67,18 @@ class MailHeaders(msgspec.Struct, frozen=True):
         return [{"name": name, "value": value} for name, value in self.headers]
 
 
-def decode_request_content(data: bytes, operation: str) -> Content:
+def decode_request_content(data: bytes, operation: str) -> Stored:
     """The stored content of a send: the raw message itself, or the request's JSON."""
-    if operation == RAW_OPERATION:
-        return RawContent(data=data)
     try:
-        content: Content = _content_decoder.decode(data)
+        return decode_stored(data, operation)
     except (msgspec.DecodeError, msgspec.ValidationError):
-        return RawContent(data=data)  # older or foreign content: read it as MIME
-    return content
+        return RawContent(data=data)  # foreign content: read it as MIME
 
 
 def mail_headers(
-    content: Content | None,
+    content: Stored | None,
     *,
     message_id: str,
-    source: str,
-    destinations: Sequence[str],
     template_subject: str | None = None,
     limit: int = HEADERS_LIMIT_BYTES,
 ) -> MailHeaders:
@@ -87,7 +88,7 @@ def mail_headers(
     elif isinstance(content, RawContent):
         fields = header_fields(content.data)
     else:
-        fields = request_fields(content, source, destinations, template_subject)
+        fields = request_fields(content, template_subject)
     kept: list[Field] = []
     size = 0
     truncated = False
@@ -119,16 +120,17 @@ def header_fields(data: bytes) -> list[Field]:
     return fields
 
 
-def request_fields(
-    content: SimpleContent | TemplateContent,
-    source: str,
-    destinations: Sequence[str],
-    template_subject: str | None,
-) -> list[Field]:
+def request_fields(formatted: FormattedMessage, template_subject: str | None) -> list[Field]:
     """The header block SES builds for a formatted or templated send."""
-    fields: list[Field] = [("From", source)]
-    if destinations:
-        fields.append(("To", ", ".join(destinations)))
+    content = formatted.content
+    fields: list[Field] = [("From", formatted.source)]
+    for name, addresses in (
+        ("Reply-To", formatted.reply_to),
+        ("To", formatted.destination.to),
+        ("Cc", formatted.destination.cc),
+    ):
+        if addresses:
+            fields.append((name, ", ".join(addresses)))
     subject = _subject(content, template_subject)
     if subject is not None:
         fields.append(("Subject", _encoded(subject)))

@@ -11,9 +11,13 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from sendtrail.adapters.sending import decode_content
 from sendtrail.core import events as ev
-from sendtrail.core.acceptance.requests import RawContent, SimpleContent, TemplateContent
+from sendtrail.core.acceptance.requests import (
+    RawContent,
+    SimpleContent,
+    TemplateContent,
+    decode_stored,
+)
 from tests.support.http_api import (
     ACCESS_KEY_ID,
     TOPIC_ARN,
@@ -65,7 +69,7 @@ def requested(api: RunningApi, message_id: str) -> ev.SendRequested:
 
 def stored_content(api: RunningApi, event: ev.SendRequested) -> object:
     """The content acceptance stored for the message, as the engine reads it back."""
-    stored = decode_content(
+    stored = decode_stored(
         api.app.engine.store.get_content(event.content_sha256 or "") or b"", event.operation
     )
     return stored if isinstance(stored, RawContent) else stored.content

@@ -38,7 +38,7 @@ from sendtrail.adapters.resources import ResourceRegistry
 from sendtrail.adapters.sqlite_projections import default_projectors
 from sendtrail.core import commands as cmd
 from sendtrail.core import resources as res
-from sendtrail.core.acceptance.requests import TemplateContent
+from sendtrail.core.acceptance.requests import Destination, FormattedMessage, TemplateContent
 
 OTHER_TOPIC = "arn:aws:sns:us-east-1:123456789012:other"
 
@@ -100,7 +100,11 @@ def test_a_stored_template_subject_is_the_one_in_force_at_each_event(tmp_path: P
         res.Template(name="Welcome", created_at=now, subject="Hello {{name}}"), at=now, actor="t"
     )
     content = msgspec.json.encode(
-        TemplateContent(template_name="Welcome", template_data='{"name": "Ann"}')
+        FormattedMessage(
+            source="sender@example.com",
+            destination=Destination(to=("ann@example.org",)),
+            content=TemplateContent(template_name="Welcome", template_data='{"name": "Ann"}'),
+        )
     )
     engine.execute(
         cmd.RequestSend(

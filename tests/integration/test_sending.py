@@ -15,7 +15,7 @@ from sendtrail.adapters.clock import ManualClock
 from sendtrail.adapters.config import Settings
 from sendtrail.adapters.engine import Engine
 from sendtrail.adapters.resources import ResourceRegistry
-from sendtrail.adapters.sending import Sender, decode_content
+from sendtrail.adapters.sending import Sender
 from sendtrail.core import events as ev
 from sendtrail.core import resources as res
 from sendtrail.core.acceptance.content_rules import Surface
@@ -27,6 +27,7 @@ from sendtrail.core.acceptance.requests import (
     SendRequest,
     SimpleContent,
     TemplateContent,
+    decode_stored,
 )
 
 T0 = datetime(2026, 1, 5, 9, 30, tzinfo=UTC)
@@ -96,7 +97,7 @@ def test_a_valid_simple_send_is_recorded_requested_then_accepted_with_its_conten
     assert accepted.recipients == 1 and accepted.quota_recipients == 1
     stored = world.engine.store.get_content(requested.content_sha256 or "")
     assert stored is not None
-    kept = decode_content(stored, "SendEmail")
+    kept = decode_stored(stored, "SendEmail")
     assert isinstance(kept, FormattedMessage)
     assert kept.content == SimpleContent(subject="Hello", text="Hi there")
     assert kept.source == "Sender <news@example.com>"

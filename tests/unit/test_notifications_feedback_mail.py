@@ -24,9 +24,7 @@ REQUEST = ev.SendRequested(
     operation="SendRawEmail",
     source_ip="192.0.2.7",
 )
-HEADERS = mail_headers(
-    RawContent(data=RAW), message_id=REQUEST.message_id, source=REQUEST.source, destinations=()
-)
+HEADERS = mail_headers(RawContent(data=RAW), message_id=REQUEST.message_id)
 
 
 def forward(event: ev.Event, kind: str) -> bytes:

@@ -6,6 +6,8 @@ import msgspec
 
 from sendtrail.core.acceptance.requests import (
     Content,
+    Destination,
+    FormattedMessage,
     RawContent,
     SimpleContent,
     TemplateContent,
@@ -19,13 +21,16 @@ from sendtrail.core.notifications.headers import (
 
 
 def headers(content: Content | None, template_subject: str | None = None) -> MailHeaders:
-    return mail_headers(
-        content,
-        message_id="ses-id",
-        source="Sender <sender@example.com>",
-        destinations=("a@example.org", "b@example.org"),
-        template_subject=template_subject,
+    stored = (
+        content
+        if content is None or isinstance(content, RawContent)
+        else FormattedMessage(
+            source="Sender <sender@example.com>",
+            destination=Destination(to=("a@example.org",), cc=("b@example.org",)),
+            content=content,
+        )
     )
+    return mail_headers(stored, message_id="ses-id", template_subject=template_subject)
 
 
 def test_folded_fields_are_unfolded_keeping_their_blanks_and_the_body_is_ignored() -> None:
@@ -75,7 +80,8 @@ def test_a_formatted_send_has_the_header_block_ses_builds() -> None:
     described = headers(content)
     assert described.headers_json() == [
         {"name": "From", "value": "Sender <sender@example.com>"},
-        {"name": "To", "value": "a@example.org, b@example.org"},
+        {"name": "To", "value": "a@example.org"},
+        {"name": "Cc", "value": "b@example.org"},
         {"name": "Subject", "value": "=?utf-8?b?R3LDvMOfZQ==?="},
         {"name": "X-Campaign", "value": "7"},
         {"name": "MIME-Version", "value": "1.0"},
@@ -83,7 +89,8 @@ def test_a_formatted_send_has_the_header_block_ses_builds() -> None:
     ]
     assert described.common == {
         "from": ["Sender <sender@example.com>"],
-        "to": ["a@example.org", "b@example.org"],
+        "to": ["a@example.org"],
+        "cc": ["b@example.org"],
         "messageId": "ses-id",
         "subject": "Grüße",
     }
@@ -100,8 +107,12 @@ def test_a_templated_send_renders_its_subject() -> None:
 
 
 def test_stored_content_is_decoded_by_operation() -> None:
-    simple = SimpleContent(subject="s", text="t")
-    assert decode_request_content(msgspec.json.encode(simple), "SendEmail") == simple
+    formatted = FormattedMessage(
+        source="a@example.com",
+        destination=Destination(to=("b@example.com",)),
+        content=SimpleContent(subject="s", text="t"),
+    )
+    assert decode_request_content(msgspec.json.encode(formatted), "SendEmail") == formatted
     raw = b"From: a@example.com\r\n\r\n"
     assert decode_request_content(raw, "SendRawEmail") == RawContent(data=raw)
     assert decode_request_content(raw, "SendEmail") == RawContent(data=raw)  # not JSON

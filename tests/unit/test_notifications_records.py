@@ -35,8 +35,6 @@ def headers_of(raw: bytes, message: ev.SendRequested) -> MailHeaders:
     return mail_headers(
         RawContent(data=raw),
         message_id=message.message_id,
-        source=message.source,
-        destinations=message.destinations,
     )
 
 

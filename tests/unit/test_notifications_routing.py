@@ -37,8 +37,6 @@ REQUEST = ev.SendRequested(
 HEADERS = mail_headers(
     RawContent(data=b"From: sender@example.com\r\nSubject: Hi\r\n\r\nx"),
     message_id="m-1",
-    source=REQUEST.source,
-    destinations=REQUEST.destinations,
 )
 
 
