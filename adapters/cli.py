@@ -235,7 +235,7 @@ def _simulate(args: argparse.Namespace, settings: Settings) -> int:
     if args.messages < 1:
         print("sendtrail: --messages must be at least 1", file=sys.stderr)
         return 2
-    progress = ProgressLine("simulate")
+    progress = ProgressLine("simulate", unit="messages")
     summary = simulate(data_dir(settings, args.data), args.messages, args.seed, progress=progress)
     progress.finish()
     print(

@@ -15,8 +15,9 @@ def format_time(when: datetime) -> str:
 class ProgressLine:
     """Calls as ``progress(done, total)``; redraws at most ten times a second."""
 
-    def __init__(self, label: str, out: TextIO | None = None) -> None:
+    def __init__(self, label: str, out: TextIO | None = None, *, unit: str = "events") -> None:
         self.label = label
+        self.unit = unit
         self.out = out or sys.stderr
         self.interactive = self.out.isatty()
         self.started = time.perf_counter()
@@ -45,6 +46,6 @@ class ProgressLine:
         width = 30
         bar = "#" * int(share * width)
         return (
-            f"{self.label} [{bar:<{width}}] {done:,}/{total:,} events "
+            f"{self.label} [{bar:<{width}}] {done:,}/{total:,} {self.unit} "
             f"({share:.0%}, {done / elapsed:,.0f}/s)"
         )
