@@ -133,10 +133,7 @@ class OutboxProjector:
             return
         if self._load_stream is None:
             self._load_stream = events_table_loader(db)
-        has_content = db.execute(
-            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'content'"
-        ).fetchone()
-        if has_content is not None:
+        if _has_content_table(db):
             self._content_of = content_table_loader(db)
         elif self._load_content is not None:
             self._content_of = self._load_content
@@ -256,6 +253,15 @@ class OutboxProjector:
     def _content(self, sha256: str) -> bytes | None:
         assert self._content_of is not None, "setup() must run before apply()"
         return self._content_of(sha256)
+
+
+def _has_content_table(db: sqlite3.Connection) -> bool:
+    """Whether ``db`` holds the log's content; on PostgreSQL the store passes a wrapper that
+    asks its catalogue (``PostgresProjectionConnection``), there being no ``sqlite_master``."""
+    if not isinstance(db, sqlite3.Connection):
+        return bool(db.has_table("content"))
+    row = db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'content'")
+    return row.fetchone() is not None
 
 
 def _apply_delivery(db: sqlite3.Connection, version: int, event: ev.NotificationEvent) -> None:

@@ -49,11 +49,12 @@ from sendtrail.core import events as ev
 from sendtrail.core.chain import GENESIS, RawEvent, chain_hash
 from sendtrail.core.ports import AppendResult, ConcurrencyError, StoredEvent
 
-from .clock import Clock, SystemClock, format_timestamp
+from .clock import Clock, SystemClock, format_timestamp, parse_timestamp
 
 # The group-commit plumbing is shared with the SQLite store rather than copied.
 from .group_commit import Append, GroupCommitStore, Outcome
-from .sqlite_store import content_address, decode_row
+from .postgres_projections import PostgresProjectionConnection, set_search_path
+from .sqlite_store import Projector, content_address, decode_row
 
 PAGE = 5000  # rows per query when reading the log in position order
 _SCHEMA_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
@@ -144,13 +145,17 @@ class PostgresEventStore(GroupCommitStore):
         schema: str | None = None,
         durable: bool = True,
         lock_timeout_seconds: float = 30.0,
+        projector: Projector | None = None,
     ) -> None:
         """``schema`` holds the tables (created if absent), so one database can hold several
         logs (tests use a fresh one each); by default the connection's current schema, which
         a URL can choose (``?options=-csearch_path%3Dname``). ``durable=False`` turns off
         ``synchronous_commit``: an acknowledged append may then be lost in a server crash
-        (simulations, throwaway data)."""
+        (simulations, throwaway data). ``projector`` keeps its tables in ``schema`` too,
+        updated in each append's transaction, as on SQLite."""
         self.url = url
+        self.schema = schema or ""
+        self._projector = projector
         self._clock = clock or SystemClock()
         self._durable = durable
         self._lock_timeout = lock_timeout_seconds
@@ -160,6 +165,7 @@ class PostgresEventStore(GroupCommitStore):
             if not _SCHEMA_NAME.fullmatch(self.schema):
                 raise ValueError(f"schema {self.schema!r} is not a plain SQL identifier")
             create_schema(self._writer_db, self.schema)
+            self._setup_projections()
         except BaseException:
             self._writer_db.close()
             raise
@@ -251,11 +257,41 @@ class PostgresEventStore(GroupCommitStore):
             with contextlib.suppress(psycopg.Error):
                 self._writer_db.close()
             self._writer_db = self._connect_writer()
+            if self._projector is not None:
+                set_search_path(self._writer_db, self.schema)
+                # Rebound, not replaced: the projectors' loaders hold the wrapper.
+                self._projection_db.conn = self._writer_db
         return self._writer_db
+
+    def _setup_projections(self) -> None:
+        """Create the projection tables in the store's schema (unqualified names in the
+        projectors' SQL resolve there through the writer's search path)."""
+        if self._projector is None:
+            return
+        set_search_path(self._writer_db, self.schema)
+        self._projection_db = PostgresProjectionConnection(self._writer_db)
+        with self._writer_db.transaction():
+            # Serialised like create_schema: processes starting at once create tables once.
+            self._writer_db.execute(
+                "SELECT pg_advisory_xact_lock(%s)", (advisory_lock_key(self.schema),)
+            )
+            self._projector.setup(self._projection_db)  # type: ignore[arg-type]
 
     # --- the writer ---------------------------------------------------------------------
 
     def _write(self, batch: list[Append]) -> list[Outcome]:
+        if self._projector is None:
+            return self._write_transaction(batch)
+        try:
+            outcomes = self._write_transaction(batch)
+        except BaseException:
+            # The transaction rolled back: the projectors drop what they cached for it.
+            self._projector.rolled_back()
+            raise
+        self._projector.committed()
+        return outcomes
+
+    def _write_transaction(self, batch: list[Append]) -> list[Outcome]:
         conn = self._live_writer()
         recorded_at = format_timestamp(self._clock.now())
         with conn.transaction(), conn.cursor() as cursor:
@@ -269,12 +305,34 @@ class PostgresEventStore(GroupCommitStore):
             }
             if contents:
                 cursor.executemany(self._sql.put_content, list(contents.items()))
-            rows, outcomes = _plan(batch, versions, position, previous, recorded_at)
+            rows, events, outcomes = _plan(batch, versions, position, previous, recorded_at)
             if rows:
                 with cursor.copy(self._sql.copy_events) as copy:
                     for row in rows:
                         copy.write_row(row)
+            self._project(rows, events, recorded_at)
         return outcomes
+
+    def _project(
+        self, rows: list[tuple[Any, ...]], events: list[ev.Event], recorded_at: str
+    ) -> None:
+        """Update the projections inside the writer's transaction, as the SQLite store does;
+        ``committed``/``rolled_back`` follow in ``_write``, once the transaction ended."""
+        if self._projector is None or not rows:
+            return
+        recorded_time = parse_timestamp(recorded_at)
+        stored = [
+            StoredEvent(
+                position=row[0],
+                stream_id=row[1],
+                version=row[2],
+                event=event,
+                recorded_at=recorded_time,
+                hash=row[7],
+            )
+            for row, event in zip(rows, events, strict=True)
+        ]
+        self._projector.apply(self._projection_db, stored)  # type: ignore[arg-type]
 
     def _versions_in_db(self, cursor: psycopg.Cursor[Any], batch: list[Append]) -> dict[str, int]:
         streams = list({request.stream_id for request in batch if request.events})
@@ -303,9 +361,11 @@ def _plan(
     position: int,
     previous: bytes,
     recorded_at: str,
-) -> tuple[list[tuple[object, ...]], list[Outcome]]:
-    """The rows to insert after the head, and each append's outcome (stale ones write none)."""
-    rows: list[tuple[object, ...]] = []
+) -> tuple[list[tuple[Any, ...]], list[ev.Event], list[Outcome]]:
+    """The rows to insert after the head, their events, and each append's outcome (stale
+    ones write none)."""
+    rows: list[tuple[Any, ...]] = []
+    events: list[ev.Event] = []
     outcomes: list[Outcome] = []
     for request in batch:
         if not request.events:
@@ -324,9 +384,10 @@ def _plan(
             row = (position, request.stream_id, current, event_type, schema, data, recorded_at)
             previous = chain_hash(previous, *row)
             rows.append((*row, previous))
+            events.append(event)
         versions[request.stream_id] = current
         outcomes.append(AppendResult(request.stream_id, current, first, position))
-    return rows, outcomes
+    return rows, events, outcomes
 
 
 __all__ = ["PostgresEventStore", "advisory_lock_key", "create_schema", "drop_schema"]

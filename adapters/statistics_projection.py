@@ -42,7 +42,8 @@ _INDEX: Final = {name: index for index, name in enumerate(COUNTERS)}
 _ADD = (
     f"INSERT INTO send_statistics (bucket, {', '.join(COUNTERS)}) "
     f"VALUES (?, {', '.join('?' * len(COUNTERS))}) ON CONFLICT(bucket) DO UPDATE SET "
-    + ", ".join(f"{c} = {c} + excluded.{c}" for c in COUNTERS)
+    # Qualified: PostgreSQL finds a bare ``c`` ambiguous between the row and ``excluded``.
+    + ", ".join(f"{c} = send_statistics.{c} + excluded.{c}" for c in COUNTERS)
 )
 
 

@@ -31,11 +31,7 @@ def open_store(
         )
     if not url.startswith(POSTGRES_SCHEMES):
         raise ValueError(f"[store] url {_redacted(url)!r} is not a postgresql:// URL")
-    if projector is not None:
-        # The projectors write SQLite SQL inside the writer's transaction; running them on
-        # PostgreSQL is a later step of the PostgreSQL store (issue 8).
-        raise NotImplementedError("projections are not yet supported on the PostgreSQL store")
-    return PostgresEventStore(url, clock=clock, durable=durable)
+    return PostgresEventStore(url, clock=clock, durable=durable, projector=projector)
 
 
 def _redacted(url: str) -> str:

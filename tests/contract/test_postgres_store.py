@@ -21,6 +21,7 @@ import pytest
 from sendtrail.adapters.config import Settings, StoreSettings
 from sendtrail.adapters.engine import EVENTS_FILE
 from sendtrail.adapters.postgres_store import PostgresEventStore, advisory_lock_key, drop_schema
+from sendtrail.adapters.sqlite_projections import ProjectionSet, default_projectors
 from sendtrail.adapters.sqlite_store import SqliteEventStore
 from sendtrail.adapters.stores import EVENTS_FILE as STORES_EVENTS_FILE
 from sendtrail.adapters.stores import open_store
@@ -257,8 +258,19 @@ def test_open_store_picks_sqlite_by_default_and_postgres_for_a_postgresql_url(
     finally:
         shared.close()
 
-    with pytest.raises(NotImplementedError, match="projections"):
-        open_store(Settings(store=StoreSettings(url=URL)), tmp_path, projector=object())  # type: ignore[arg-type]
+    # A projector keeps its tables beside the log, in the same schema.
+    projected = open_store(
+        Settings(store=StoreSettings(url=url)),
+        tmp_path,
+        projector=ProjectionSet(default_projectors()),
+    )
+    try:
+        projected.append("m-2", 0, [requested("m-2")])
+    finally:
+        projected.close()
+    with psycopg.connect(URL) as conn:
+        query = f"SELECT message_id, status FROM {schema}.messages"
+        assert conn.execute(query).fetchall() == [("m-2", "requested")]
     with pytest.raises(ValueError, match=r"mysql://u:\*\*\*@h/db"):
         open_store(Settings(store=StoreSettings(url="mysql://u:secret@h/db")), tmp_path)
 
