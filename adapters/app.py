@@ -20,7 +20,7 @@ from sendtrail.core.state import MessageState
 from .account import AccountOperations, DkimFactory
 from .clock import Clock, SystemClock
 from .config import Settings
-from .dkim_keys import generate_key, key_bits, new_token
+from .dkim_keys import generate_key, key_bits, new_tokens
 from .engine import Engine
 from .outbox_projection import OutboxProjector
 from .resources import ResourceRegistry
@@ -91,17 +91,13 @@ class App:
         The private key goes to the content store, never into an event: the log is kept
         forever and replicated to audits, a key must be replaceable.
         """
-        tokens: list[str] = []
-        while len(tokens) < 3:
-            token = new_token()
-            if token not in tokens:
-                tokens.append(token)
+        tokens = new_tokens()
         key = generate_key(domain, tokens[0], key_bits(key_length))
         return res.Dkim(
             selector=key.selector,
             public_key=base64.b64encode(key.public_key_der).decode(),
             private_key_sha256=self.engine.store.put_content(key.private_key_pem),
-            tokens=tuple(tokens),
+            tokens=tokens,
             key_length=key_length,
         )
 

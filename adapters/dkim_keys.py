@@ -147,6 +147,16 @@ def new_token(random_bytes: RandomBytes = secrets.token_bytes) -> str:
     return base64.b32encode(random_bytes(TOKEN_BYTES)).decode("ascii").lower()
 
 
+def new_tokens(random_bytes: RandomBytes = secrets.token_bytes) -> tuple[str, ...]:
+    """The three distinct Easy-DKIM tokens SES hands out for a domain."""
+    tokens: list[str] = []
+    while len(tokens) < EASY_DKIM_TOKEN_COUNT:
+        token = new_token(random_bytes)
+        if token not in tokens:  # a repeat would mean one CNAME for two keys
+            tokens.append(token)
+    return tuple(tokens)
+
+
 def generate_key(domain: str, selector: str, bits: int = DEFAULT_KEY_BITS) -> DkimKey:
     """A new RSA key pair for `selector` at `domain` (1024 or 2048 bits, as SES offers)."""
     if bits not in KEY_BITS_BY_SIGNING_KEY_LENGTH.values():
@@ -179,12 +189,7 @@ def new_easy_dkim(
 ) -> EasyDkim:
     """Tokens and keys for a domain identity, as CreateEmailIdentity / VerifyDomainDkim
     hand them out."""
-    tokens: list[str] = []
-    while len(tokens) < EASY_DKIM_TOKEN_COUNT:
-        token = new_token(random_bytes)
-        if token not in tokens:  # a repeat would mean one CNAME for two keys
-            tokens.append(token)
-    keys = tuple(generate_key(domain, token, bits) for token in tokens)
+    keys = tuple(generate_key(domain, token, bits) for token in new_tokens(random_bytes))
     return EasyDkim(_normal_domain(domain), keys, _normal_domain(host_domain))
 
 

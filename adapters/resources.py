@@ -7,7 +7,6 @@ append is durable. At start-up the copy is loaded from the ``resources`` project
 
 from __future__ import annotations
 
-import asyncio
 import threading
 from collections.abc import Iterator
 from datetime import datetime
@@ -93,13 +92,3 @@ class ResourceRegistry:
             del self._items[stream]
             self.generation += 1
             return True
-
-    async def save_async(
-        self, resource: res.AnyResource, *, at: datetime, actor: str | None
-    ) -> None:
-        await asyncio.to_thread(self.save, resource, at=at, actor=actor)
-
-    async def delete_async(
-        self, kind: type[res.Resource], name: str, *, at: datetime, actor: str | None
-    ) -> bool:
-        return await asyncio.to_thread(self.delete, kind, name, at=at, actor=actor)
