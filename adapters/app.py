@@ -49,6 +49,7 @@ class App:
         self.projectors = default_projectors(publisher=publisher_for(settings))
         self.engine = Engine.open(
             data_dir,
+            store_url=settings.store.url,
             clock=self.clock,
             region=settings.region,
             durable=durable,

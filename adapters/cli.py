@@ -328,16 +328,17 @@ def _feedback_usage(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _feedback_list(args: argparse.Namespace, settings: Settings) -> int:
+    from .read_connection import SqliteFile
     from .read_model import ReadModel
 
     path = _log_path(args, settings)
     if path is None:
         return 1
-    read_model = ReadModel(path)
+    log = SqliteFile(path)
     try:
-        entries = read_model.feedback(unmatched_only=args.unmatched, limit=args.limit)
+        entries = ReadModel(log).feedback(unmatched_only=args.unmatched, limit=args.limit)
     finally:
-        read_model.close()
+        log.close()
     for entry in entries:
         tied = entry.message_id or f"unmatched: {entry.reason}"
         print(f"{entry.received_at}  {entry.kind:<10} {entry.content_sha256[:12]}  {tied}")

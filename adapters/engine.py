@@ -1,7 +1,8 @@
 """The engine: load a message's state, ask the core to decide, append what it decided.
 
 This is the composition root embedders use: ``Engine.open(data_dir)`` gives an engine on the
-embedded SQLite store, its projections updated in the same transactions as the log.
+embedded SQLite store, its projections updated in the same transactions as the log;
+``Engine.open(data_dir, store_url="postgresql://...")`` the same on PostgreSQL.
 """
 
 from __future__ import annotations
@@ -22,15 +23,15 @@ from sendtrail.core.state import MessageState, evolve, fold
 from .clock import Clock, SystemClock, new_uuid
 from .read_model import ReadModel
 from .sqlite_projections import ProjectionSet, Projector, default_projectors
-from .sqlite_store import SqliteEventStore
+from .stores import EVENTS_FILE, EventStore, store_at
 
-EVENTS_FILE = "events.db"
+__all__ = ["EVENTS_FILE", "Engine"]
 
 
 class Engine:
     def __init__(
         self,
-        store: SqliteEventStore,
+        store: EventStore,
         *,
         clock: Clock | None = None,
         region: str = "us-east-1",
@@ -39,7 +40,7 @@ class Engine:
         self.store = store
         self.clock = clock or SystemClock()
         self.region = region
-        self.read_model = ReadModel(store.path)
+        self.read_model = ReadModel(store)
         # Recently decided states spare a stream read; the store's version check keeps them
         # honest (a stale one fails with ConcurrencyError and is dropped).
         self._states: OrderedDict[str, MessageState] = OrderedDict()
@@ -51,15 +52,20 @@ class Engine:
         cls,
         data_dir: str | Path,
         *,
+        store_url: str | None = None,
         clock: Clock | None = None,
         region: str = "us-east-1",
         durable: bool = True,
         projectors: Sequence[Projector] | None = None,
         cache_size: int = 10_000,
     ) -> Engine:
-        path = Path(data_dir) / EVENTS_FILE
+        """An engine on the log in ``data_dir`` (SQLite), or on the PostgreSQL database
+        ``store_url`` names (``[store] url``), with its projections kept in the same
+        transactions either way."""
         projection_set = ProjectionSet(projectors or default_projectors())
-        store = SqliteEventStore(path, projector=projection_set, clock=clock, durable=durable)
+        store = store_at(
+            store_url, Path(data_dir), projector=projection_set, clock=clock, durable=durable
+        )
         return cls(store, clock=clock, region=region, cache_size=cache_size)
 
     def new_message_id(self) -> str:

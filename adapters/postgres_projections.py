@@ -26,6 +26,7 @@ from typing import Any
 
 import psycopg
 from psycopg import sql
+from psycopg_pool import ConnectionPool
 
 _OR_IGNORE = re.compile(r"^\s*INSERT\s+OR\s+IGNORE\s+INTO\s", re.IGNORECASE)
 _OR_REPLACE = re.compile(
@@ -99,6 +100,43 @@ class PostgresProjectionConnection:
         if not rows:
             raise ValueError(f"INSERT OR REPLACE into {table!r}, which has no primary key")
         return [str(row[0]) for row in rows]
+
+
+_ROWID = re.compile(r"\browid\b", re.IGNORECASE)
+
+
+class FetchedRows(list[Any]):
+    """A statement's rows, fetched before its connection went back to the pool; answers the
+    cursor calls the readers make."""
+
+    def fetchone(self) -> Any:
+        return self[0] if self else None
+
+    def fetchall(self) -> list[Any]:
+        return list(self)
+
+
+class PostgresReadConnection:
+    """The read side's ``?``-style SQL on a pool. Each ``execute`` borrows a connection for
+    one statement and returns its rows already fetched: no connection is held between
+    statements, so one instance serves every thread."""
+
+    def __init__(self, pool: ConnectionPool[Any]) -> None:
+        self._pool = pool
+        self._translated: dict[str, str] = {}
+
+    def execute(self, statement: str, params: Sequence[object] = ()) -> FetchedRows:
+        with self._pool.connection() as conn:
+            return FetchedRows(conn.execute(self._translate(statement), tuple(params)).fetchall())
+
+    def _translate(self, statement: str) -> str:
+        translated = self._translated.get(statement)
+        if translated is None:
+            # Physical row order stands in for SQLite's rowid (the order rows were last
+            # written, since INSERT OR REPLACE reinserts); the reads only use it to order.
+            text = _ROWID.sub("ctid", statement.replace("?", "%s"))
+            translated = self._translated[statement] = text
+        return translated
 
 
 def set_search_path(conn: psycopg.Connection[Any], schema: str) -> None:

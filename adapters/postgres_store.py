@@ -53,7 +53,11 @@ from .clock import Clock, SystemClock, format_timestamp, parse_timestamp
 
 # The group-commit plumbing is shared with the SQLite store rather than copied.
 from .group_commit import Append, GroupCommitStore, Outcome
-from .postgres_projections import PostgresProjectionConnection, set_search_path
+from .postgres_projections import (
+    PostgresProjectionConnection,
+    PostgresReadConnection,
+    set_search_path,
+)
 from .sqlite_store import Projector, content_address, decode_row
 
 PAGE = 5000  # rows per query when reading the log in position order
@@ -177,8 +181,12 @@ class PostgresEventStore(GroupCommitStore):
             max_size=pool_size,
             kwargs={"autocommit": True},
             name=f"sendtrail-readers-{self.schema}",
+            # The read side's unqualified table names resolve in this store's schema, even
+            # when it was given as ``schema`` rather than in the URL.
+            configure=self._configure_reader,
             open=True,
         )
+        self._read_connection = PostgresReadConnection(self._pool)
         self._start_writer("sendtrail-pg-writer")
 
     # --- the port -----------------------------------------------------------------------
@@ -221,6 +229,10 @@ class PostgresEventStore(GroupCommitStore):
         rows = self._fetch(self._sql.get_content, (sha256,))
         return bytes(rows[0][0]) if rows else None
 
+    def reader(self) -> PostgresReadConnection:
+        """Queries on the projection tables, in the read side's SQLite dialect."""
+        return self._read_connection
+
     def close(self) -> None:
         if not self._stop_writer():
             return
@@ -238,6 +250,9 @@ class PostgresEventStore(GroupCommitStore):
     def _fetch(self, statement: sql.Composed, params: tuple[object, ...]) -> list[tuple[Any, ...]]:
         with self._pool.connection() as conn:
             return conn.execute(statement, params).fetchall()
+
+    def _configure_reader(self, conn: psycopg.Connection[Any]) -> None:
+        set_search_path(conn, self.schema)
 
     def _connect_writer(self) -> psycopg.Connection[Any]:
         conn = psycopg.connect(self.url, autocommit=True)

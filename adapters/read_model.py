@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import sqlite3
-import threading
-from pathlib import Path
-
 import msgspec
 
 from sendtrail.core import projections as proj
+from sendtrail.core.lifecycle import State
 
-from .sqlite_store import connect
+from .read_connection import MISSING_TABLE, Readable, ReadConnection
 
 
 class RecipientView(msgspec.Struct, frozen=True):
@@ -64,20 +61,13 @@ class FeedbackEntry(msgspec.Struct, frozen=True):
 
 
 class ReadModel:
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._local = threading.local()
-        self._all: list[sqlite3.Connection] = []
-        self._lock = threading.Lock()
+    """Queries through the store's ``reader()``: the same SQL on SQLite and PostgreSQL."""
 
-    def _db(self) -> sqlite3.Connection:
-        db: sqlite3.Connection | None = getattr(self._local, "db", None)
-        if db is None:
-            db = connect(self.path)
-            self._local.db = db
-            with self._lock:
-                self._all.append(db)
-        return db
+    def __init__(self, store: Readable) -> None:
+        self._store = store
+
+    def _db(self) -> ReadConnection:
+        return self._store.reader()
 
     def message(self, message_id: str) -> MessageView | None:
         db = self._db()
@@ -100,6 +90,15 @@ class ReadModel:
             f"SELECT {', '.join(proj.QUEUE_COLUMNS)} FROM delivery_queue WHERE due_at <= ? "
             "ORDER BY due_at LIMIT ?",
             (now, limit),
+        )
+        return [DueDelivery(*row) for row in rows]
+
+    def leased(self, limit: int = 1_000_000) -> list[DueDelivery]:
+        """Queue entries in ``sending`` (attempts started and not yet recorded as done)."""
+        rows = self._db().execute(
+            f"SELECT {', '.join(proj.QUEUE_COLUMNS)} FROM delivery_queue WHERE status = ? "
+            "ORDER BY due_at LIMIT ?",
+            (State.SENDING.value, limit),
         )
         return [DueDelivery(*row) for row in rows]
 
@@ -149,7 +148,7 @@ class ReadModel:
                 .execute("SELECT COUNT(*) FROM notification_outbox WHERE status = 'pending'")
                 .fetchone()
             )
-        except sqlite3.OperationalError:  # no outbox in this database
+        except MISSING_TABLE:  # no outbox in this database
             return 0
         return int(row[0])
 
@@ -157,7 +156,4 @@ class ReadModel:
         return int(self._db().execute("SELECT COUNT(*) FROM delivery_queue").fetchone()[0])
 
     def close(self) -> None:
-        with self._lock:
-            for db in self._all:
-                db.close()
-            self._all.clear()
+        """Nothing to close: the connections are the store's, closed with it."""

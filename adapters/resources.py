@@ -15,13 +15,13 @@ from typing import TypeVar
 from sendtrail.core import events as ev
 from sendtrail.core import resources as res
 
-from .sqlite_store import SqliteEventStore
+from .stores import EventStore
 
 R = TypeVar("R", bound=res.Resource)
 
 
 class ResourceRegistry:
-    def __init__(self, store: SqliteEventStore) -> None:
+    def __init__(self, store: EventStore) -> None:
         self._store = store
         self._items: dict[str, res.Resource] = {}
         self._lock = threading.Lock()
@@ -30,13 +30,7 @@ class ResourceRegistry:
         self._load()
 
     def _load(self) -> None:
-        from .sqlite_store import connect
-
-        db = connect(self._store.path, readonly=True)
-        try:
-            rows = db.execute("SELECT kind, name, data FROM resources").fetchall()
-        finally:
-            db.close()
+        rows = self._store.reader().execute("SELECT kind, name, data FROM resources").fetchall()
         for kind, name, data in rows:
             self._items[res.stream_id(kind, name)] = ev.decode_resource(bytes(data))
 

@@ -169,6 +169,11 @@ class SqliteEventStore(GroupCommitStore):
 
     # --- the writer ---------------------------------------------------------------------
 
+    def reader(self) -> sqlite3.Connection:
+        """The calling thread's read connection (autocommit: each query sees the latest
+        commit), for the read side's queries on the projection tables."""
+        return self._reader()
+
     def _reader(self) -> sqlite3.Connection:
         db: sqlite3.Connection | None = getattr(self._local, "db", None)
         if db is None:

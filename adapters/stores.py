@@ -10,10 +10,11 @@ from .config import Settings
 from .postgres_store import PostgresEventStore
 from .sqlite_store import Projector, SqliteEventStore
 
-# The log's file name in the data directory; the same as ``engine.EVENTS_FILE`` (not imported
-# from there because the engine is meant to open its store through this module).
+# The log's file name in the data directory (``engine.EVENTS_FILE`` re-exports it).
 EVENTS_FILE = "events.db"
 POSTGRES_SCHEMES = ("postgresql://", "postgres://")
+
+EventStore = SqliteEventStore | PostgresEventStore
 
 
 def open_store(
@@ -23,8 +24,19 @@ def open_store(
     projector: Projector | None = None,
     clock: Clock | None = None,
     durable: bool = True,
-) -> SqliteEventStore | PostgresEventStore:
-    url = settings.store.url
+) -> EventStore:
+    return store_at(settings.store.url, data_dir, projector=projector, clock=clock, durable=durable)
+
+
+def store_at(
+    url: str | None,
+    data_dir: Path,
+    *,
+    projector: Projector | None = None,
+    clock: Clock | None = None,
+    durable: bool = True,
+) -> EventStore:
+    """The store ``url`` names; SQLite in ``data_dir`` when there is none."""
     if not url:
         return SqliteEventStore(
             Path(data_dir) / EVENTS_FILE, projector=projector, clock=clock, durable=durable

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import sqlite3
-import threading
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Final
@@ -22,8 +21,9 @@ from sendtrail.core.projections import timestamp
 from sendtrail.core.resources import SUPPRESSION
 
 from .clock import Clock, parse_timestamp
+from .read_connection import ReadConnection
 from .sqlite_projections import Logged, record_position
-from .sqlite_store import SqliteEventStore, connect
+from .stores import EventStore
 
 REASONS: Final = ("BOUNCE", "COMPLAINT")
 SCHEMA: Final = """
@@ -95,16 +95,12 @@ class SuppressionProjector:
 
 
 class SuppressionList:
-    def __init__(self, store: SqliteEventStore, clock: Clock) -> None:
+    def __init__(self, store: EventStore, clock: Clock) -> None:
         self._store = store
         self._clock = clock
-        self._local = threading.local()
 
-    def _db(self) -> sqlite3.Connection:
-        db: sqlite3.Connection | None = getattr(self._local, "db", None)
-        if db is None:
-            db = self._local.db = connect(self._store.path)
-        return db
+    def _db(self) -> ReadConnection:
+        return self._store.reader()
 
     def put(
         self,

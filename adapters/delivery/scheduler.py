@@ -358,7 +358,7 @@ class DeliveryScheduler:
         assert self._loop is not None
         try:
             rows = await self._loop.run_in_executor(
-                self._executor, leased_recipients, self._engine.read_model.path
+                self._executor, leased_recipients, self._engine.read_model
             )
         except Exception:
             logger.exception("could not list the attempts left unfinished; their leases will end")

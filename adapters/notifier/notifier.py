@@ -30,7 +30,7 @@ import aiohttp
 from sendtrail.adapters.clock import Clock, SystemClock
 from sendtrail.adapters.config import Settings
 from sendtrail.adapters.outbox_projection import EMAIL_ENDPOINT
-from sendtrail.adapters.sqlite_store import SqliteEventStore
+from sendtrail.adapters.stores import EventStore
 from sendtrail.core import events as ev
 from sendtrail.core.notifications import stream_id
 from sendtrail.core.ports import ConcurrencyError
@@ -78,7 +78,7 @@ class Notifier:
 
     def __init__(
         self,
-        store: SqliteEventStore,
+        store: EventStore,
         settings: Settings,
         *,
         clock: Clock | None = None,
@@ -109,7 +109,7 @@ class Notifier:
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._wakeup = asyncio.Event()
-        self._reader = OutboxReader(self._store.path)
+        self._reader = OutboxReader(self._store)
         # No pool-wide limit: each lane bounds its own connections.
         connector = aiohttp.TCPConnector(limit=0, limit_per_host=0)
         self._session = aiohttp.ClientSession(connector=connector)

@@ -9,6 +9,7 @@ from pathlib import Path
 import msgspec
 
 from sendtrail.adapters.outbox_projection import PENDING
+from sendtrail.adapters.read_connection import MISSING_TABLE, Readable, ReadConnection
 from sendtrail.adapters.sqlite_store import connect
 
 _FIELDS = (
@@ -50,10 +51,22 @@ def _row(values: tuple[object, ...]) -> OutboxRow:
 
 
 class OutboxReader:
-    """Queries on the outbox through one connection (autocommit: each sees the latest commit)."""
+    """Queries on the outbox (autocommit: each sees the latest commit): through a connection
+    of its own on a SQLite file (the CLI, beside a running service), or through a store's
+    ``reader()``, which the store closes."""
 
-    def __init__(self, path: Path) -> None:
-        self._db = connect(path)
+    def __init__(self, source: Path | Readable) -> None:
+        self._own: ReadConnection | None = None
+        if isinstance(source, Path):
+            self._own = connect(source)
+        self._source = source
+
+    @property
+    def _db(self) -> ReadConnection:
+        if self._own is not None:
+            return self._own
+        assert not isinstance(self._source, Path)
+        return self._source.reader()
 
     def due_endpoints(self, now: str) -> list[str]:
         """Endpoints with a pending notification due at ``now`` (a projection timestamp)."""
@@ -64,7 +77,7 @@ class OutboxReader:
                 f"WHERE status = '{PENDING}' AND next_attempt_at <= ?",
                 (now,),
             ).fetchall()
-        except sqlite3.OperationalError:  # no outbox yet: nothing to send
+        except MISSING_TABLE:  # no outbox yet: nothing to send
             return []
         return [endpoint for (endpoint,) in rows]
 
@@ -77,7 +90,7 @@ class OutboxReader:
         )
         return [_row(row) for row in rows]
 
-    def select(self, where: str = "1", parameters: tuple[object, ...] = ()) -> list[OutboxRow]:
+    def select(self, where: str = "TRUE", parameters: tuple[object, ...] = ()) -> list[OutboxRow]:
         rows = self._db.execute(
             f"SELECT {_FIELDS} FROM notification_outbox WHERE {where} ORDER BY position, "
             "notification_id",
@@ -86,4 +99,5 @@ class OutboxReader:
         return [_row(row) for row in rows]
 
     def close(self) -> None:
-        self._db.close()
+        if isinstance(self._own, sqlite3.Connection):
+            self._own.close()
