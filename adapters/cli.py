@@ -18,6 +18,8 @@ from .config import ConfigError, Settings, data_dir, load_settings
 from .engine import EVENTS_FILE
 
 if TYPE_CHECKING:
+    from sendtrail.replay.compare import Verification
+
     from .suppression import SuppressionList
 
 Handler = Callable[[argparse.Namespace, Settings], int]
@@ -138,16 +140,28 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     return serve(settings, data_dir(settings, args.data))
 
 
+def _postgres_url(settings: Settings) -> str | None:
+    """The PostgreSQL store the configuration names, if any (the audit commands read it
+    instead of ``DATA/events.db``)."""
+    return settings.store.url or None
+
+
 def _history(args: argparse.Namespace, settings: Settings) -> int:
     from sendtrail.replay.history import print_history
 
     from .sqlite_store import SqliteEventStore
+    from .stores import store_at
 
-    path = _log_path(args, settings)
-    if path is None:
-        return 1
-    with SqliteEventStore(path) as store:
-        stream = store.read_stream(args.message_id)
+    url = _postgres_url(settings)
+    if url is not None:
+        with store_at(url, data_dir(settings, args.data)) as store:
+            stream = store.read_stream(args.message_id)
+    else:
+        path = _log_path(args, settings)
+        if path is None:
+            return 1
+        with SqliteEventStore(path) as store:
+            stream = store.read_stream(args.message_id)
     if not stream:
         print(f"sendtrail: unknown message {args.message_id}", file=sys.stderr)
         return 1
@@ -163,6 +177,9 @@ def _replay(args: argparse.Namespace, settings: Settings) -> int:
 
     from .app import publisher_for
 
+    url = _postgres_url(settings)
+    if url is not None:
+        return _replay_postgres(args, settings, url)
     path = _log_path(args, settings)
     if path is None:
         return 1
@@ -183,22 +200,7 @@ def _replay(args: argparse.Namespace, settings: Settings) -> int:
                 path, rebuilt, progress=progress, publisher=publisher_for(settings)
             )
             progress.finish()
-            for difference in verification.differences[:50]:
-                print(difference.describe())
-            if verification.differences:
-                print(
-                    f"replay --verify: {len(verification.differences)} differences between "
-                    f"the rebuild and the live projections",
-                    file=sys.stderr,
-                )
-                return 1
-            print(
-                f"replay --verify: rebuild of {verification.rebuild.events:,} events equals the "
-                f"live projections ({verification.rows_compared:,} rows compared, "
-                f"{verification.rebuild.events / max(verification.rebuild.seconds, 1e-9):,.0f}"
-                " events/s)"
-            )
-            return 0
+            return _report_verification(verification)
         publisher = publisher_for(settings)
         result = rebuild(path, rebuilt, progress=progress, publisher=publisher)
         progress.finish()
@@ -210,13 +212,62 @@ def _replay(args: argparse.Namespace, settings: Settings) -> int:
         return 0
 
 
-def _verify(args: argparse.Namespace, settings: Settings) -> int:
-    from sendtrail.replay.integrity import check_log
+def _replay_postgres(args: argparse.Namespace, settings: Settings, url: str) -> int:
+    from sendtrail.replay.postgres_verify import verify_postgres_projections
+    from sendtrail.replay.progress import ProgressLine
 
-    path = _log_path(args, settings)
-    if path is None:
+    from .app import publisher_for
+
+    if args.until is not None or not args.verify:
+        # Rebuilding in place (or as of an instant) on PostgreSQL is not written yet.
+        print(
+            "sendtrail: on a PostgreSQL store only `replay --verify` is supported",
+            file=sys.stderr,
+        )
+        return 2
+    progress = ProgressLine("replay")
+    # The rebuild is scratch: a temporary directory, as the data directory may not exist.
+    with tempfile.TemporaryDirectory() as scratch:
+        verification = verify_postgres_projections(
+            url, Path(scratch) / "rebuilt.db", progress=progress, publisher=publisher_for(settings)
+        )
+    progress.finish()
+    return _report_verification(verification)
+
+
+def _report_verification(verification: Verification) -> int:
+    for difference in verification.differences[:50]:
+        print(difference.describe())
+    if verification.differences:
+        print(
+            f"replay --verify: {len(verification.differences)} differences between "
+            f"the rebuild and the live projections",
+            file=sys.stderr,
+        )
         return 1
-    report = check_log(path)
+    print(
+        f"replay --verify: rebuild of {verification.rebuild.events:,} events equals the "
+        f"live projections ({verification.rows_compared:,} rows compared, "
+        f"{verification.rebuild.events / max(verification.rebuild.seconds, 1e-9):,.0f}"
+        " events/s)"
+    )
+    return 0
+
+
+def _verify(args: argparse.Namespace, settings: Settings) -> int:
+    from sendtrail.replay.integrity import check_log, check_store
+
+    from .stores import store_at
+
+    url = _postgres_url(settings)
+    if url is not None:
+        with store_at(url, data_dir(settings, args.data)) as store:
+            report = check_store(store)
+    else:
+        path = _log_path(args, settings)
+        if path is None:
+            return 1
+        report = check_log(path)
     if report.problem is None:
         print(f"verify: the log is intact ({report.events:,} events)")
         return 0

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Final
 
@@ -96,11 +96,20 @@ Row = tuple[object, ...]
 def _diff(
     table: str, live: sqlite3.Connection, rebuilt: sqlite3.Connection
 ) -> Iterator[Difference | None]:
-    """Merge both sides in key order: one item per key, None where the rows agree."""
+    """Both SQLite sides in key order (SQLite's ORDER BY sorts as the merge compares)."""
     keys = PRIMARY_KEYS[table]
     sql = f"SELECT * FROM {table} ORDER BY {', '.join(keys)}"
-    left = _keyed(live.execute(sql), len(keys))
-    right = _keyed(rebuilt.execute(sql), len(keys))
+    return diff_rows(table, live.execute(sql), rebuilt.execute(sql))
+
+
+def diff_rows(
+    table: str, live: Iterable[Row], rebuilt: Iterable[Row]
+) -> Iterator[Difference | None]:
+    """Merge two sides sorted by the table's primary key alike: one item per key, None
+    where the rows agree."""
+    width = len(PRIMARY_KEYS[table])
+    left = _keyed(iter(live), width)
+    right = _keyed(iter(rebuilt), width)
     a, b = next(left, None), next(right, None)
     while a is not None or b is not None:
         if b is None or (a is not None and a[0] < b[0]):  # type: ignore[operator]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
 
@@ -52,13 +52,7 @@ def rebuild(
     stops at a position (a consistent point to compare against the live tables).
     """
     started = time.perf_counter()
-    target.unlink(missing_ok=True)
-    out = sqlite3.connect(target, isolation_level=None)
-    # The rebuilt file is scratch until it is compared or swapped in: no journal, no fsync.
-    out.execute("PRAGMA journal_mode=OFF")
-    out.execute("PRAGMA synchronous=OFF")
-    out.execute("PRAGMA locking_mode=EXCLUSIVE")
-    out.execute("PRAGMA cache_size=-65536")  # 64 MiB of pages, a bound rather than a cost
+    out = open_scratch(target)
     streams = connect(log_path, readonly=True)
     reader = connect(log_path, readonly=True)
     try:
@@ -73,21 +67,45 @@ def rebuild(
         head = upto_position if upto_position is not None else last_position(reader)
         if until is not None:
             head = min(head, _last_recorded_by(reader, format_timestamp(until)))
-        done = last = 0
-        for chunk in _chunks(reader, head):
-            out.execute("BEGIN")
-            projectors.apply(out, chunk)
-            out.execute("COMMIT")
-            projectors.committed()
-            done += len(chunk)
-            last = chunk[-1].position
-            if progress is not None:
-                progress(done, head)
+        done, last = fold_chunks(out, projectors, _chunks(reader, head), head, progress)
     finally:
         reader.close()
         streams.close()
         out.close()
     return RebuildResult(str(target), done, last, time.perf_counter() - started)
+
+
+def open_scratch(target: Path) -> sqlite3.Connection:
+    """A fresh SQLite file for rebuilt projections, in autocommit mode."""
+    target.unlink(missing_ok=True)
+    out = sqlite3.connect(target, isolation_level=None)
+    # The rebuilt file is scratch until it is compared or swapped in: no journal, no fsync.
+    out.execute("PRAGMA journal_mode=OFF")
+    out.execute("PRAGMA synchronous=OFF")
+    out.execute("PRAGMA locking_mode=EXCLUSIVE")
+    out.execute("PRAGMA cache_size=-65536")  # 64 MiB of pages, a bound rather than a cost
+    return out
+
+
+def fold_chunks(
+    out: sqlite3.Connection,
+    projectors: ProjectionSet,
+    chunks: Iterable[list[Replayed]],
+    head: int,
+    progress: Progress | None,
+) -> tuple[int, int]:
+    """Apply each chunk in one transaction; returns (events folded, last position)."""
+    done = last = 0
+    for chunk in chunks:
+        out.execute("BEGIN")
+        projectors.apply(out, chunk)
+        out.execute("COMMIT")
+        projectors.committed()
+        done += len(chunk)
+        last = chunk[-1].position
+        if progress is not None:
+            progress(done, head)
+    return done, last
 
 
 def last_position(db: sqlite3.Connection) -> int:
