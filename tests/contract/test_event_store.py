@@ -2,54 +2,40 @@
 
 from __future__ import annotations
 
-import os
 import threading
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
-import psycopg
 import pytest
+from support import postgres
+from support.postgres import fresh_schema
 
 from sendtrail.adapters.memory_store import MemoryEventStore
-from sendtrail.adapters.postgres_store import PostgresEventStore, drop_schema
+from sendtrail.adapters.postgres_store import PostgresEventStore
 from sendtrail.adapters.sqlite_store import SqliteEventStore
 from sendtrail.core import events as ev
 from sendtrail.core.chain import first_break
 from sendtrail.core.ports import ConcurrencyError, EventStore
 
 AT = datetime(2026, 1, 5, 9, 30, tzinfo=UTC)
-POSTGRES_URL = os.environ.get("SENDTRAIL_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1/test")
-
-
-def postgres_url_or_skip() -> str:
-    """The test database's URL; skip when it is unreachable, unless CI says it must be there
-    (``SENDTRAIL_REQUIRE_POSTGRES=1``: then an unreachable server fails the test)."""
-    try:
-        psycopg.connect(POSTGRES_URL, connect_timeout=3).close()
-    except psycopg.OperationalError as error:
-        if os.environ.get("SENDTRAIL_REQUIRE_POSTGRES") == "1":
-            raise
-        pytest.skip(f"PostgreSQL is not reachable at {POSTGRES_URL}: {error}")
-    return POSTGRES_URL
 
 
 @pytest.fixture(params=["memory", "sqlite", "postgres"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[EventStore]:
-    schema = None
     if request.param == "memory":
-        implementation: EventStore = MemoryEventStore()
+        yield from _closing(MemoryEventStore())
     elif request.param == "sqlite":
-        implementation = SqliteEventStore(tmp_path / "events.db")
+        yield from _closing(SqliteEventStore(tmp_path / "events.db"))
     else:
         # A fresh schema per test: tests never see each other's events, and can run in parallel.
-        schema = f"test_{uuid.uuid4().hex}"
-        implementation = PostgresEventStore(postgres_url_or_skip(), schema=schema, pool_size=2)
+        with fresh_schema() as schema:
+            yield from _closing(PostgresEventStore(postgres.URL, schema=schema, pool_size=2))
+
+
+def _closing(implementation: EventStore) -> Iterator[EventStore]:
     yield implementation
     implementation.close()
-    if schema is not None:
-        drop_schema(POSTGRES_URL, schema)
 
 
 def requested(message_id: str, *recipients: str) -> ev.SendRequested:

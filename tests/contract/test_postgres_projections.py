@@ -8,18 +8,18 @@ projector; then every projection table is compared row by row.
 from __future__ import annotations
 
 import hashlib
-import os
 import sqlite3
-import uuid
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import psycopg
 import pytest
+from support import postgres
+from support.postgres import fresh_schema
 
 from sendtrail.adapters.clock import Clock
-from sendtrail.adapters.postgres_store import PostgresEventStore, drop_schema
+from sendtrail.adapters.postgres_store import PostgresEventStore
 from sendtrail.adapters.sqlite_projections import (
     ProjectionSet,
     default_projectors,
@@ -33,7 +33,7 @@ from sendtrail.core.decider import decide
 from sendtrail.core.notifications import Publisher
 from sendtrail.core.state import fold
 
-URL = os.environ.get("SENDTRAIL_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1/test")
+URL = postgres.URL
 AT = datetime(2026, 1, 5, 9, 30, tzinfo=UTC)
 MESSAGES = 300
 PUBLISHER = Publisher(region="us-east-1", account_id="123456789012")
@@ -55,17 +55,8 @@ class FixedClock(Clock):
 
 @pytest.fixture
 def schema() -> Iterator[str]:
-    """A fresh schema, dropped after; skipped only when PostgreSQL is unreachable and
-    ``SENDTRAIL_REQUIRE_POSTGRES`` is not set."""
-    try:
-        psycopg.connect(URL, connect_timeout=3).close()
-    except psycopg.OperationalError as error:
-        if os.environ.get("SENDTRAIL_REQUIRE_POSTGRES") == "1":
-            raise
-        pytest.skip(f"PostgreSQL is not reachable at {URL}: {error}")
-    name = f"test_{uuid.uuid4().hex}"
-    yield name
-    drop_schema(URL, name)
+    with fresh_schema("test") as name:
+        yield name
 
 
 class Both:

@@ -3,38 +3,25 @@ through the store's ``reader()``, with the same SQL as on SQLite."""
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
+from support.postgres import fresh_schema, url_in_schema
 
 from sendtrail.adapters.app import App
 from sendtrail.adapters.config import IdentitySettings, Settings, StoreSettings
-from sendtrail.adapters.postgres_store import drop_schema
-
-URL = os.environ.get("SENDTRAIL_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1/test")
 
 
 @pytest.fixture
 def settings() -> Iterator[Settings]:
     """Settings whose store is a fresh schema; skipped only when PostgreSQL is unreachable
     and ``SENDTRAIL_REQUIRE_POSTGRES`` is not set."""
-    try:
-        psycopg.connect(URL, connect_timeout=3).close()
-    except psycopg.OperationalError as error:
-        if os.environ.get("SENDTRAIL_REQUIRE_POSTGRES"):
-            raise
-        pytest.skip(f"PostgreSQL is not reachable at {URL}: {error}")
-    schema = f"test_reads_{uuid.uuid4().hex}"
-    separator = "&" if "?" in URL else "?"
-    url = f"{URL}{separator}options=-csearch_path%3D{schema}"
-    yield Settings(
-        store=StoreSettings(url=url), identities=IdentitySettings(verified=["example.com"])
-    )
-    drop_schema(URL, schema)
+    with fresh_schema("test_reads") as schema:
+        yield Settings(
+            store=StoreSettings(url=url_in_schema(schema)),
+            identities=IdentitySettings(verified=["example.com"]),
+        )
 
 
 def test_reads_come_from_the_postgres_projections(settings: Settings, tmp_path: Path) -> None:

@@ -5,9 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import multiprocessing
-import os
 import time
-import uuid
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -17,10 +15,12 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from support import postgres
+from support.postgres import fresh_schema
 
 from sendtrail.adapters.config import Settings, StoreSettings
 from sendtrail.adapters.engine import EVENTS_FILE
-from sendtrail.adapters.postgres_store import PostgresEventStore, advisory_lock_key, drop_schema
+from sendtrail.adapters.postgres_store import PostgresEventStore, advisory_lock_key
 from sendtrail.adapters.sqlite_projections import ProjectionSet, default_projectors
 from sendtrail.adapters.sqlite_store import SqliteEventStore
 from sendtrail.adapters.stores import EVENTS_FILE as STORES_EVENTS_FILE
@@ -30,7 +30,7 @@ from sendtrail.core.chain import first_break
 from sendtrail.core.ports import ConcurrencyError
 
 AT = datetime(2026, 1, 5, 9, 30, tzinfo=UTC)
-URL = os.environ.get("SENDTRAIL_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1/test")
+URL = postgres.URL
 PROCESSES = 4
 OWN_APPENDS = 60  # per process, to streams only it writes (two events each)
 SHARED_APPENDS = 25  # per process, successful appends to streams every process contends for
@@ -50,16 +50,8 @@ def accepted() -> ev.SendAccepted:
 
 @pytest.fixture
 def schema() -> Iterator[str]:
-    """A fresh, empty schema; skipped only when PostgreSQL is unreachable and CI allows it."""
-    try:
-        psycopg.connect(URL, connect_timeout=3).close()
-    except psycopg.OperationalError as error:
-        if os.environ.get("SENDTRAIL_REQUIRE_POSTGRES") == "1":
-            raise
-        pytest.skip(f"PostgreSQL is not reachable at {URL}: {error}")
-    name = f"test_{uuid.uuid4().hex}"
-    yield name
-    drop_schema(URL, name)
+    with fresh_schema("test") as name:
+        yield name
 
 
 @pytest.fixture

@@ -4,41 +4,29 @@
 from __future__ import annotations
 
 import hashlib
-import os
 import subprocess
 import sys
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
 import pytest
 from psycopg import sql
+from support import postgres
+from support.postgres import fresh_schema
 
 from sendtrail.adapters.engine import Engine
-from sendtrail.adapters.postgres_store import drop_schema
 from sendtrail.core import commands as cmd
 
 CLI = [sys.executable, "-m", "sendtrail.adapters.cli"]
-URL = os.environ.get("SENDTRAIL_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1/test")
+URL = postgres.URL
 RAW = b"From: sender@example.com\r\nTo: r@example.net\r\nSubject: Hi\r\n\r\nHello\r\n"
 
 
 @pytest.fixture
 def schema() -> Iterator[str]:
-    """A fresh schema (created here, dropped after); skipped only when PostgreSQL is
-    unreachable and ``SENDTRAIL_REQUIRE_POSTGRES`` is not set."""
-    try:
-        conn = psycopg.connect(URL, connect_timeout=3, autocommit=True)
-    except psycopg.OperationalError as error:
-        if os.environ.get("SENDTRAIL_REQUIRE_POSTGRES"):
-            raise
-        pytest.skip(f"PostgreSQL is not reachable at {URL}: {error}")
-    name = f"test_audit_{uuid.uuid4().hex}"
-    with conn:
-        conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(name)))
-    yield name
-    drop_schema(URL, name)
+    with fresh_schema("test_audit", create=True) as name:
+        yield name
 
 
 @pytest.fixture

@@ -3,28 +3,25 @@ reads in a schema, and a simulator send travels the real delivery and feedback p
 
 from __future__ import annotations
 
-import os
 import signal
 import socket
 import subprocess
 import sys
 import time
 import urllib.request
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import boto3
-import psycopg
 import pytest
-from psycopg import sql
+from support import postgres
+from support.postgres import fresh_schema, url_in_schema
 
 from sendtrail.adapters.engine import Engine
-from sendtrail.adapters.postgres_store import drop_schema
 
 KEY, SECRET = "AKIDSENDTRAILEXAMPLE", "sendtrail-example-secret"
 CLI = [sys.executable, "-m", "sendtrail.adapters.cli"]
-URL = os.environ.get("SENDTRAIL_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1/test")
+URL = postgres.URL
 
 
 def free_port() -> int:
@@ -35,20 +32,9 @@ def free_port() -> int:
 
 @pytest.fixture
 def schema_url() -> Iterator[str]:
-    """A URL whose search path is a fresh schema (created here, dropped after); skipped only
-    when PostgreSQL is unreachable and ``SENDTRAIL_REQUIRE_POSTGRES`` is not set."""
-    try:
-        conn = psycopg.connect(URL, connect_timeout=3, autocommit=True)
-    except psycopg.OperationalError as error:
-        if os.environ.get("SENDTRAIL_REQUIRE_POSTGRES"):
-            raise
-        pytest.skip(f"PostgreSQL is not reachable at {URL}: {error}")
-    name = f"test_serve_{uuid.uuid4().hex}"
-    with conn:
-        conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(name)))
-    separator = "&" if "?" in URL else "?"
-    yield f"{URL}{separator}options=-csearch_path%3D{name}"
-    drop_schema(URL, name)
+    """A URL whose search path is a fresh schema (created here, dropped after)."""
+    with fresh_schema("test_serve", create=True) as name:
+        yield url_in_schema(name)
 
 
 @pytest.fixture
