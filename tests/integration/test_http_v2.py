@@ -22,6 +22,8 @@ from tests.support.http_api import (
     ACCESS_KEY_ID,
     TOPIC_ARN,
     RunningApi,
+    refusal,
+    requested,
     running_api,
     send_signed,
 )
@@ -42,15 +44,6 @@ def ses(api: RunningApi) -> Any:
     return api.client("sesv2")
 
 
-def refusal(error: pytest.ExceptionInfo[ClientError]) -> tuple[str, int, str]:
-    response = error.value.response
-    return (
-        response["Error"]["Code"],
-        response["ResponseMetadata"]["HTTPStatusCode"],
-        response["Error"]["Message"],
-    )
-
-
 def send(ses: Any, **fields: Any) -> str:
     request: dict[str, Any] = {
         "FromEmailAddress": "news@example.com",
@@ -59,12 +52,6 @@ def send(ses: Any, **fields: Any) -> str:
     }
     message_id: str = ses.send_email(**{**request, **fields})["MessageId"]
     return message_id
-
-
-def requested(api: RunningApi, message_id: str) -> ev.SendRequested:
-    first = api.app.engine.store.read_stream(message_id)[0].event
-    assert isinstance(first, ev.SendRequested)
-    return first
 
 
 def stored_content(api: RunningApi, event: ev.SendRequested) -> object:

@@ -20,16 +20,19 @@ from typing import TYPE_CHECKING, Any, cast
 
 import boto3
 import msgspec
+import pytest
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.config import Config
 from botocore.credentials import Credentials
+from botocore.exceptions import ClientError
 
 from sendtrail.adapters.app import App
 from sendtrail.adapters.clock import Clock
 from sendtrail.adapters.config import Settings
 from sendtrail.adapters.http_server import HttpServer
 from sendtrail.adapters.metrics import Metrics
+from sendtrail.core import events as ev
 
 if TYPE_CHECKING:
     from sendtrail.adapters.service import Service
@@ -160,3 +163,20 @@ def raw_call(
 
 def send_signed(request: AWSRequest) -> RawResponse:
     return raw_call(request.url, request.method, request.body, dict(request.headers.items()))
+
+
+def refusal(error: pytest.ExceptionInfo[ClientError]) -> tuple[str, int, str]:
+    """(code, HTTP status, message) of an error boto3 raised."""
+    response = error.value.response
+    return (
+        response["Error"]["Code"],
+        response["ResponseMetadata"]["HTTPStatusCode"],
+        response["Error"]["Message"],
+    )
+
+
+def requested(api: RunningApi, message_id: str) -> ev.SendRequested:
+    """What the engine recorded first for a message the API accepted."""
+    first = api.app.engine.store.read_stream(message_id)[0].event
+    assert isinstance(first, ev.SendRequested)
+    return first
