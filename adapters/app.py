@@ -14,6 +14,7 @@ from pathlib import Path
 from sendtrail.core import resources as res
 from sendtrail.core.acceptance.simulator import simulator_scenario
 from sendtrail.core.commands import SuppressionPolicy
+from sendtrail.core.delivery.suppression import effective_reasons
 from sendtrail.core.notifications import Publisher
 from sendtrail.core.state import MessageState
 
@@ -65,15 +66,23 @@ class App:
         self.sender = Sender(self.engine, self.registry, settings, on_accepted=self._accepted)
 
     def suppression_policy(self, state: MessageState, recipient: str) -> SuppressionPolicy:
-        """The suppression reasons in force for a message (its configuration set's override,
-        else the account's) and whether the recipient is a mailbox simulator address."""
-        reasons = self.account.account().suppressed_reasons
-        if state.configuration_set is not None:
-            configuration_set = self.registry.get(res.ConfigurationSet, state.configuration_set)
-            if configuration_set is not None and configuration_set.suppressed_reasons is not None:
-                reasons = configuration_set.suppressed_reasons
+        """The suppression reasons in force for a message and whether the recipient is a
+        mailbox simulator address."""
         simulated = simulator_scenario(recipient, self.settings.simulator.domains) is not None
-        return SuppressionPolicy(reasons=tuple(reasons), simulator=simulated)
+        return SuppressionPolicy(reasons=self.suppression_reasons(state), simulator=simulated)
+
+    def suppression_reasons(self, state: MessageState) -> tuple[str, ...]:
+        """The message's configuration set's override, else the account's reasons."""
+        configuration_set = (
+            self.registry.get(res.ConfigurationSet, state.configuration_set)
+            if state.configuration_set is not None
+            else None
+        )
+        reasons = effective_reasons(
+            self.account.account().suppressed_reasons,
+            configuration_set.suppressed_reasons if configuration_set is not None else None,
+        )
+        return tuple(sorted(reasons))
 
     def outbox(self) -> OutboxProjector:
         return next(p for p in self.projectors if isinstance(p, OutboxProjector))

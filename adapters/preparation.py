@@ -33,7 +33,7 @@ from sendtrail.core.assembly import finalize, header_domain_for_region
 from sendtrail.core.assembly.formatted import simple_message
 from sendtrail.core.assembly.scan import ContentScanner
 from sendtrail.core.assembly.simple import build_simple
-from sendtrail.core.delivery.suppression import effective_reasons, is_send_suppressed
+from sendtrail.core.delivery.suppression import is_send_suppressed
 from sendtrail.core.lifecycle import State
 from sendtrail.core.state import MessageState
 
@@ -131,16 +131,7 @@ class Preparer:
         return sign_message(message, load_key(domain or "", dkim.selector, private_key))
 
     async def _suppress(self, state: MessageState) -> None:
-        account = self.app.account.account()
-        configuration_set = (
-            self.app.registry.get(res.ConfigurationSet, state.configuration_set)
-            if state.configuration_set
-            else None
-        )
-        reasons = effective_reasons(
-            account.suppressed_reasons,
-            configuration_set.suppressed_reasons if configuration_set else None,
-        )
+        reasons = self.app.suppression_reasons(state)
         domains = self.app.settings.simulator.domains
         for recipient in state.recipients.values():
             if recipient.status is not State.ACCEPTED:

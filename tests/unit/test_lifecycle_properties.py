@@ -16,7 +16,7 @@ from pathlib import Path
 
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import Bundle, RuleBasedStateMachine, initialize, invariant, rule
+from hypothesis.stateful import Bundle, RuleBasedStateMachine, invariant, rule
 
 from sendtrail.adapters.clock import ManualClock
 from sendtrail.adapters.engine import Engine
@@ -108,10 +108,6 @@ class LifecycleMachine(RuleBasedStateMachine):
         self.engine = Engine.open(self.directory, clock=self.clock, durable=False)
         self.model: dict[tuple[str, str], State] = {}
         self.recipients: dict[str, tuple[str, ...]] = {}
-        self.counter = 0
-
-    @initialize()
-    def start(self) -> None:
         self.counter = 0
 
     @rule(
