@@ -100,6 +100,19 @@ class StoreSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     url: str | None = None
 
 
+class WorkerSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """``[workers]``: several processes on one PostgreSQL store (``adapters/cluster``)."""
+
+    heartbeat_seconds: float = 1.0
+    # A process silent this long is dead: its unfinished deliveries and notifications are
+    # taken over by the others (a delivery it had started may then be made twice).
+    dead_after_seconds: float = 10.0
+
+    def __post_init__(self) -> None:
+        if self.heartbeat_seconds <= 0 or self.dead_after_seconds <= 2 * self.heartbeat_seconds:
+            raise ValueError("dead_after_seconds must be more than two heartbeat_seconds")
+
+
 class TopicSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     url: str
     format: str = "sns"
@@ -157,6 +170,7 @@ class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     simulator: SimulatorSettings = SimulatorSettings()
     scan: ScanSettings = ScanSettings()
     store: StoreSettings = StoreSettings()
+    workers: WorkerSettings = WorkerSettings()
     topics: dict[str, TopicSettings] = {}
     notifications: NotificationSettings = NotificationSettings()
 

@@ -229,6 +229,13 @@ class PostgresEventStore(GroupCommitStore):
         rows = self._fetch(self._sql.get_content, (sha256,))
         return bytes(rows[0][0]) if rows else None
 
+    @contextlib.contextmanager
+    def connection(self) -> Iterator[psycopg.Connection[Any]]:
+        """A pooled autocommit connection whose search path is the store's schema (the
+        coordination tables of ``adapters/cluster`` live there too)."""
+        with self._pool.connection() as conn:
+            yield conn
+
     def reader(self) -> PostgresReadConnection:
         """Queries on the projection tables, in the read side's SQLite dialect."""
         return self._read_connection

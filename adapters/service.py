@@ -1,9 +1,15 @@
-"""``sendtrail serve``: one process running the engine and every surface around it.
+"""``sendtrail serve``: one process running the engine and the surfaces its role asks for.
 
 The runtime owns the engine and a list of components (the HTTP API, SMTP servers, delivery
 workers, the notifier). Each component starts in order and stops in reverse order, so that
 on SIGTERM/SIGINT the surfaces stop accepting first and the engine closes last, after
 everything in flight has been written.
+
+Roles: ``api`` accepts mail (HTTP API, SMTP submission, feedback receiver); ``worker``
+delivers it and sends notifications (with the mailbox simulator's receiving server, which
+delivery routes to); ``all`` does both. On a PostgreSQL store any number of processes of each
+role share the work (``adapters/cluster``); on the embedded SQLite store, one ``all``
+process, or one ``api`` and one ``worker``.
 """
 
 from __future__ import annotations
@@ -25,6 +31,8 @@ from sendtrail.core.state import MessageState
 
 from .app import App
 from .clock import Clock
+from .cluster.component import Cluster
+from .cluster.domain_limits import SharedDomainLimits
 from .config import Settings
 from .delivery import DeliveryScheduler
 from .feedback_receiver import FeedbackReceiver
@@ -33,6 +41,7 @@ from .identity_verifier import IdentityVerifier
 from .logs import configure_logging
 from .metrics import Metrics
 from .notifier import Notifier
+from .postgres_store import PostgresEventStore
 from .preparation import Preparer
 from .scanners import ClamdScanner, EicarScanner
 from .simulator_server import SimulatorServer
@@ -49,6 +58,9 @@ class Component(Protocol):
     async def stop(self) -> None: ...
 
 
+ROLES = ("all", "api", "worker")
+
+
 class Service:
     def __init__(
         self,
@@ -57,35 +69,68 @@ class Service:
         *,
         clock: Clock | None = None,
         banner: TextIO | None = None,
+        role: str = "all",
     ) -> None:
+        if role not in ROLES:
+            raise ValueError(f"role {role!r} is not one of {', '.join(ROLES)}")
         self.settings = settings
         self.data_dir = data_dir
+        self.role = role
         self.app = App(settings, data_dir, clock=clock)
         self.engine = self.app.engine
+        store = self.engine.store
+        self.cluster = (
+            Cluster(store, settings, role) if isinstance(store, PostgresEventStore) else None
+        )
         self.simulator = SimulatorServer(settings.simulator.domains, settings.feedback.listen)
         self.feedback = FeedbackReceiver(self.app)
         self.smtp = SmtpSubmission(self.app, settings.smtp, data_dir=data_dir)
-        self.notifier = Notifier(self.engine.store, settings, clock=self.app.clock)
+        self.notifier = Notifier(
+            store,
+            settings,
+            clock=self.app.clock,
+            claims=self.cluster.notification_claims() if self.cluster else None,
+        )
         self.metrics = Metrics(self.engine)
         self.delivery = Delivery(
-            self.app, self.simulator, scanner_for(settings), self.metrics.delivery_latency.observe
+            self.app,
+            self.simulator,
+            scanner_for(settings),
+            self.metrics.delivery_latency.observe,
+            cluster=self.cluster,
         )
         self.identities = IdentityVerifier(self.app, interval=settings.identities.check_seconds)
         self.app.outbox().add_listener(self.notifier.wake)
+        if self.cluster is not None:
+            self._connect_wakeups(self.cluster)
         self.http = HttpServer(self)
-        # Started in this order and stopped in reverse: the surfaces that accept mail stop
-        # first, the engine's own workers after them, the log last.
-        self.components: list[Component] = [
-            self.notifier,
-            self.identities,
-            self.simulator,
-            self.feedback,
-            self.delivery,
-            self.smtp,
-            self.http,
-        ]
+        self.components = self._components_for(role)
         self.ready = asyncio.Event()
         self.banner = banner
+
+    def _components_for(self, role: str) -> list[Component]:
+        """Started in this order and stopped in reverse: the surfaces that accept mail stop
+        first, the engine's own workers after them, the cluster membership and the log last."""
+        works, accepts = role in ("all", "worker"), role in ("all", "api")
+        listed: list[tuple[Component, bool]] = [
+            (self.notifier, works),
+            (self.identities, works),
+            (self.simulator, works),
+            (self.feedback, accepts),
+            (self.delivery, works),
+            (self.smtp, accepts),
+            (self.http, accepts),
+        ]
+        components = [component for component, wanted in listed if wanted]
+        return ([self.cluster] if self.cluster is not None else []) + components
+
+    def _connect_wakeups(self, cluster: Cluster) -> None:
+        """Accepted mail and new notifications wake the workers of every process."""
+        wakeups = cluster.wakeups
+        self.app.on_accepted(lambda: wakeups.publish("delivery"))
+        self.app.outbox().add_listener(lambda: wakeups.publish("notifications"))
+        wakeups.subscribe("delivery", self.delivery.notify)
+        wakeups.subscribe("notifications", self.notifier.wake)
 
     async def run(self, stop: asyncio.Event) -> None:
         started: list[Component] = []
@@ -123,12 +168,16 @@ class Delivery:
         simulator: SimulatorServer,
         scanner: ContentScanner,
         on_delivered: Callable[[float], None] | None = None,
+        *,
+        cluster: Cluster | None = None,
     ) -> None:
         self.app = app
+        self.cluster = cluster
         self.on_delivered = on_delivered
         self.simulator = simulator
         self.preparer = Preparer(app, scanner)
         self.scheduler: DeliveryScheduler | None = None
+        self.domain_limits: SharedDomainLimits | None = None
 
     async def start(self) -> None:
         settings = self.app.settings
@@ -137,6 +186,10 @@ class Delivery:
         routed = msgspec.structs.replace(
             settings, delivery=msgspec.structs.replace(settings.delivery, routes=routes)
         )
+        cluster = self.cluster
+        if cluster is not None:
+            self.domain_limits = cluster.domain_limits()
+            self.domain_limits.start()
         self.scheduler = DeliveryScheduler.from_settings(
             self.app.engine,
             routed,
@@ -144,13 +197,24 @@ class Delivery:
             tls_required=self._tls_required,
             suppression=self.app.suppression_policy,
             on_delivered=self.on_delivered,
+            queue=cluster.delivery_queue() if cluster else None,
+            domain_limits=self.domain_limits if cluster else None,
+            shared_store=cluster is not None,
+            max_sleep=cluster.max_sleep if cluster else 1.0,
         )
         self.app.on_accepted(self.scheduler.notify)
         await self.scheduler.start()
 
+    def notify(self) -> None:
+        """New work may be due (safe from any thread, before start and after stop)."""
+        if self.scheduler is not None:
+            self.scheduler.notify()
+
     async def stop(self) -> None:
         if self.scheduler is not None:
             await self.scheduler.stop()
+        if self.domain_limits is not None:
+            self.domain_limits.stop()
 
     def _tls_required(self, state: MessageState) -> bool:
         if state.configuration_set is None:
@@ -173,9 +237,12 @@ def welcome(service: Service) -> str:
     carry secrets.
     """
     settings = service.settings
+    member = f" as {service.cluster.registry.worker_id}" if service.cluster else ""
+    if service.role == "worker":
+        return f"sendtrail worker is ready{member}: delivery and notifications.\n"
     host = settings.http.listen.rpartition(":")[0]
     lines = [
-        "sendtrail is ready.",
+        f"sendtrail is ready{member}{'' if service.role == 'all' else f' ({service.role})'}.",
         f"  SES API (v1 and v2): http://{host}:{service.http.port}",
         f"  SMTP submission:     {settings.smtp.listen} (STARTTLS, AUTH PLAIN/LOGIN)",
         f"  feedback receiver:   {settings.feedback.listen} for @{settings.feedback.domain}",
@@ -189,18 +256,18 @@ def welcome(service: Service) -> str:
     return "\n".join(lines) + "\n"
 
 
-def serve(settings: Settings, data_dir: Path) -> int:
+def serve(settings: Settings, data_dir: Path, role: str = "all") -> int:
     configure_logging()
     # uvloop: the delivery and SMTP paths spend 12-25% less CPU per message on it.
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-        return runner.run(_serve(settings, data_dir))
+        return runner.run(_serve(settings, data_dir, role))
 
 
-async def _serve(settings: Settings, data_dir: Path) -> int:
+async def _serve(settings: Settings, data_dir: Path, role: str) -> int:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    service = Service(settings, data_dir, banner=sys.stdout)
+    service = Service(settings, data_dir, banner=sys.stdout, role=role)
     await service.run(stop)
     return 0

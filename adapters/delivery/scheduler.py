@@ -7,8 +7,9 @@ transaction. A message not yet prepared (rendered, assembled, signed, scanned) g
 the ``prepare`` hook first, once. Before connecting, the scheduler records ``StartAttempt``
 with a lease; the recipients then leave the due set until the outcome is recorded or the
 lease ends. A process that dies mid-attempt therefore loses nothing: its recipients come back
-when their leases end, or at once when the next process starts (``recover_at_start``, for the
-single-process setup).
+when their leases end, or sooner through the queue port (``delivery.queue``): at once when the
+next process starts on the embedded store, when the others see its heartbeat stop on a
+shared one.
 
 Wake-ups: ``notify()`` (new work was accepted), a finished attempt (a slot is free), the next
 due time (a retry, a lease), or at the latest ``max_sleep`` seconds, which also picks up work
@@ -42,12 +43,12 @@ from ..read_model import DueDelivery
 from .content import ContentCache
 from .groups import Group, group_rows
 from .pool import ConnectionPool
-from .recovery import leased_recipients
+from .queue import DeliveryQueue, Key, LocalDeliveryQueue
 from .reports import Reporter, SuppressionPolicyOf
 from .resolver import DnsResolver
 from .smtp import Envelope, RecipientResult, SmtpDeliverer
 from .smtp_client import Timeouts
-from .throttle import DomainLimits
+from .throttle import DomainAdmission, DomainLimits
 
 if TYPE_CHECKING:
     from ..engine import Engine
@@ -111,6 +112,9 @@ class DeliveryScheduler:
         max_sleep: float = 1.0,
         suppression: SuppressionPolicyOf | None = None,
         on_delivered: Callable[[float], None] | None = None,
+        queue: DeliveryQueue | None = None,
+        domain_limits: DomainAdmission | None = None,
+        shared_store: bool = False,
     ) -> None:
         if max_in_flight < 1 or max_in_flight_per_domain < 1:
             raise ValueError("in-flight limits must be at least 1")
@@ -119,9 +123,13 @@ class DeliveryScheduler:
         self._deliverer = deliverer
         self._feedback_domain = feedback_domain
         self._max_in_flight = max_in_flight
-        self._domains = DomainLimits(max_in_flight_per_domain, domain_rate_limit)
+        self._domains = domain_limits or DomainLimits(max_in_flight_per_domain, domain_rate_limit)
         self._lease_seconds = lease_seconds
-        self._recover_at_start = recover_at_start
+        self._queue = queue or LocalDeliveryQueue(
+            engine.read_model, recover_at_start=recover_at_start
+        )
+        # Other processes change messages too: read each one afresh before an attempt.
+        self._shared_store = shared_store
         self._tls_required = tls_required
         self._prepare = prepare
         self._fetch_limit = fetch_limit or max(500, 4 * max_in_flight)
@@ -141,7 +149,8 @@ class DeliveryScheduler:
         # their first group came. A domain at its limit is skipped in one step, not per group.
         self._ready: dict[str, deque[Group]] = {}
         self._ready_count = 0
-        self._claimed: set[tuple[str, str]] = set()  # (message, address) fetched or in flight
+        self._claimed: set[Key] = set()  # fetched or in flight
+        self._done: list[Key] = []  # finished since the last fetch: the queue gets them back
         self._cooling: dict[tuple[str, str], float] = {}  # left alone until (monotonic time)
         self._preparing: dict[str, asyncio.Task[MessageState | None]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
@@ -168,6 +177,9 @@ class DeliveryScheduler:
         max_sleep: float = 1.0,
         suppression: SuppressionPolicyOf | None = None,
         on_delivered: Callable[[float], None] | None = None,
+        queue: DeliveryQueue | None = None,
+        domain_limits: DomainAdmission | None = None,
+        shared_store: bool = False,
     ) -> DeliveryScheduler:
         """The scheduler as ``[delivery]``, ``[dns]`` and ``[feedback]`` configure it.
 
@@ -175,7 +187,8 @@ class DeliveryScheduler:
         ``prepare`` makes a message ready before its first attempt (without it, the content
         stored with the request is sent as it is); ``recover_at_start`` retries at once what
         was left ``sending`` (single process only); ``max_sleep`` bounds how long the loop
-        sleeps without a ``notify()``.
+        sleeps without a ``notify()``; ``queue``, ``domain_limits`` and ``shared_store`` are
+        for a worker among several (``adapters.cluster``).
         """
         delivery = settings.delivery
         check_settings(delivery)
@@ -208,13 +221,16 @@ class DeliveryScheduler:
             max_in_flight=delivery.max_in_flight,
             max_in_flight_per_domain=delivery.max_in_flight_per_domain,
             domain_rate_limit=delivery.domain_rate_limit,
-            lease_seconds=delivery.attempt_timeout + LEASE_MARGIN_SECONDS,
+            lease_seconds=lease_seconds(delivery),
             recover_at_start=recover_at_start,
             tls_required=tls_required,
             prepare=prepare,
             max_sleep=max_sleep,
             suppression=suppression,
             on_delivered=on_delivered,
+            queue=queue,
+            domain_limits=domain_limits,
+            shared_store=shared_store,
         )
 
     # --- the public face ------------------------------------------------------------------
@@ -257,10 +273,21 @@ class DeliveryScheduler:
             for task in pending:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
+        # Fetched and never started: given back now. Attempts cut short keep their claims,
+        # so that another worker finishes them as soon as this one is seen gone.
+        unstarted: list[Key] = []
+        for groups in self._ready.values():
+            for group in groups:
+                unstarted.extend(group.keys())
         self._ready.clear()
         self._ready_count = 0
         self._claimed.clear()
         await self._deliverer.close()
+        try:
+            self._queue.release([*self._done, *unstarted])
+        except Exception:
+            logger.exception("could not give back the unstarted deliveries; others take them later")
+        self._done.clear()
         self._executor.shutdown(wait=True)
 
     @property
@@ -271,8 +298,6 @@ class DeliveryScheduler:
 
     async def _run(self) -> None:
         assert self._wake is not None
-        if self._recover_at_start:
-            await self._recover()
         while not self._stopping:
             self._wake.clear()
             now = self._clock.now()
@@ -320,12 +345,23 @@ class DeliveryScheduler:
     async def _fetch(self, now: datetime) -> None:
         assert self._loop is not None
         self._last_fetch = time.monotonic()
-        due, upcoming = await self._loop.run_in_executor(
-            self._executor, self._query, proj.timestamp(now), len(self._claimed)
+        done, self._done = self._done, []
+        abandoned, due, upcoming = await self._loop.run_in_executor(
+            self._executor, self._query, proj.timestamp(now), len(self._claimed), done
         )
+        if abandoned:
+            logger.info("retrying %d recipients whose attempt was left unfinished", len(abandoned))
         self.stats.fetched += len(due)
         taken = self._taken_test()
-        self._add(group_rows(row for row in due if not taken((row.message_id, row.address))))
+        fresh = [row for row in [*abandoned, *due] if not taken((row.message_id, row.address))]
+        # Cooling entries came back through the claim: let the others have them meanwhile.
+        self._done.extend(
+            (row.message_id, row.address)
+            for row in due
+            if (row.message_id, row.address) in self._cooling
+            and (row.message_id, row.address) not in self._claimed
+        )
+        self._add(group_rows(fresh))
         self._drained = len(due) < self._fetch_limit
         self._next_due = None
         for row in upcoming:
@@ -343,29 +379,21 @@ class DeliveryScheduler:
         cooling = self._cooling
         return lambda key: key in claimed or key in cooling
 
-    def _query(self, now_text: str, claimed: int) -> tuple[list[DueDelivery], list[DueDelivery]]:
-        read_model = self._engine.read_model
-        due = read_model.due(now_text, self._fetch_limit)
+    def _query(
+        self, now_text: str, claimed: int, done: list[Key]
+    ) -> tuple[list[DueDelivery], list[DueDelivery], list[DueDelivery]]:
+        """(abandoned attempts now ours, due entries now ours, what falls due next)."""
+        self._queue.release(done)
+        abandoned = self._queue.abandoned()
+        due = self._queue.claim(now_text, self._fetch_limit)
         if len(due) == self._fetch_limit:
-            return due, []
+            return abandoned, due, []
+        read_model = self._engine.read_model
         # Everything due was seen: find when the next entry (a retry, a lease) falls due. The
         # queue's head holds what was just read and what is claimed; one row past them is the
         # answer, however long the queue. (A ReadModel.next_due(after) would be one index probe.)
         upcoming = read_model.due(FAR_FUTURE, claimed + len(due) + 1)
-        return due, upcoming
-
-    async def _recover(self) -> None:
-        assert self._loop is not None
-        try:
-            rows = await self._loop.run_in_executor(
-                self._executor, leased_recipients, self._engine.read_model
-            )
-        except Exception:
-            logger.exception("could not list the attempts left unfinished; their leases will end")
-            return
-        if rows:
-            logger.info("retrying %d recipients whose attempt was left unfinished", len(rows))
-        self._add(group_rows(rows))
+        return abandoned, due, upcoming
 
     def _add(self, groups: list[Group]) -> None:
         for group in groups:
@@ -411,6 +439,8 @@ class DeliveryScheduler:
         self._tasks.discard(task)
         self._domains.finished(group.domain)
         self._claimed.difference_update(group.keys())
+        if not task.cancelled():  # an attempt cut short stays claimed (see ``stop``)
+            self._done.extend(group.keys())
         if self._wake is not None:
             self._wake.set()
 
@@ -474,6 +504,8 @@ class DeliveryScheduler:
     async def _ready_state(self, message_id: str) -> MessageState | None:
         """The message's state, prepared first if it needs to be (once, however many of its
         domain groups ask at the same time)."""
+        if self._shared_store and message_id not in self._preparing:
+            self._engine.forget(message_id)
         state = self._engine.state(message_id)
         if state is None or self._prepare is None or state.outgoing_sha256 is not None:
             return state
@@ -557,6 +589,12 @@ def _missed_deadline(recipient: RecipientState, now: datetime) -> bool:
     if not retry.is_expired(recipient.expires_at, now):
         return False
     return recipient.due_at is None or recipient.due_at < recipient.expires_at
+
+
+def lease_seconds(delivery: DeliverySettings) -> float:
+    """How long a started attempt keeps its recipients: the attempt's own timeout, and time
+    to load the content and record the outcomes after it."""
+    return delivery.attempt_timeout + LEASE_MARGIN_SECONDS
 
 
 def check_settings(delivery: DeliverySettings) -> None:

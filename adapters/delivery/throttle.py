@@ -3,10 +3,21 @@
 from __future__ import annotations
 
 from collections import Counter
-from typing import Final
+from typing import Final, Protocol
 
 # Forget idle domains past this many (a full bucket is as good as a new one).
 MAX_REMEMBERED_DOMAINS: Final = 10_000
+
+
+class DomainAdmission(Protocol):
+    """Whether a transaction to a domain may start now; told when one ends."""
+
+    def admit(self, domain: str, now: float) -> float | None:
+        """None when ``domain`` may start a transaction now (and it counts as started);
+        otherwise how long to wait: 0.0 means "until one of its transactions ends"."""
+        ...
+
+    def finished(self, domain: str) -> None: ...
 
 
 class TokenBucket:
@@ -50,8 +61,6 @@ class DomainLimits:
         self._buckets: dict[str, TokenBucket] = {}
 
     def admit(self, domain: str, now: float) -> float | None:
-        """None when ``domain`` may start a transaction now (and it counts as started);
-        otherwise how long to wait: 0.0 means "until one of its transactions ends"."""
         if self._in_flight[domain] >= self._max_in_flight:
             return 0.0
         if self._rate > 0:

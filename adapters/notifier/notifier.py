@@ -9,7 +9,9 @@ Guarantees:
 - at least once: a row stays pending until ``NotificationDelivered`` is in the log, so a
   crash between the endpoint's answer and that append sends it again after a restart;
 - exactly once when nothing fails: a row is in flight at most once in this process, and it
-  leaves the pending set in the same commit that records its delivery;
+  leaves the pending set in the same commit that records its delivery; with several
+  workers on one store, each row is claimed by one of them before it is sent
+  (``adapters.cluster.notification_claims``);
 - a failing endpoint is retried with exponential backoff and jitter (``NotificationAttemptFailed``
   says when), and after ``max_attempts`` the notification is parked (``NotificationParked``)
   until an operator retries it.
@@ -22,8 +24,9 @@ import contextlib
 import logging
 import random
 import time
+from collections.abc import Iterable
 from datetime import datetime, timedelta
-from typing import Final
+from typing import Final, Protocol
 
 import aiohttp
 
@@ -71,6 +74,24 @@ class _Lane:
         return False
 
 
+class NotificationClaims(Protocol):
+    def claim(self, rows: Iterable[tuple[str, int]]) -> set[str]:
+        """Of these (notification id, outbox version) pairs, the ones to send now."""
+        ...
+
+    def release(self, notification_ids: Iterable[str]) -> None: ...
+
+
+class SoleSender:
+    """The claims of the only process sending notifications: every row is its own."""
+
+    def claim(self, rows: Iterable[tuple[str, int]]) -> set[str]:
+        return {notification_id for notification_id, _ in rows}
+
+    def release(self, notification_ids: Iterable[str]) -> None:
+        """Nothing to give back."""
+
+
 class Notifier:
     """An asyncio component (``name``, ``start``, ``stop``) for ``adapters.service``."""
 
@@ -83,8 +104,10 @@ class Notifier:
         *,
         clock: Clock | None = None,
         rng: random.Random | None = None,
+        claims: NotificationClaims | None = None,
     ) -> None:
         self._store = store
+        self._claims = claims or SoleSender()
         self._settings = settings.notifications
         self._topics = settings.topics
         self._from_domain = self._settings.from_domain or settings.feedback.domain
@@ -182,13 +205,16 @@ class Notifier:
             if lane.room() <= 0:
                 continue
             limit = lane.room() + len(lane.active) + len(lane.held)
-            for row in self._reader.due(endpoint, now, limit):
-                if lane.busy_with(row.notification_id):
-                    continue
-                if lane.room() <= 0:
-                    break
-                task = asyncio.create_task(self._deliver(lane, row))
-                lane.active[row.notification_id] = task
+            rows = [
+                row
+                for row in self._reader.due(endpoint, now, limit)
+                if not lane.busy_with(row.notification_id)
+            ][: lane.room()]
+            claimed = self._claims.claim((row.notification_id, row.version) for row in rows)
+            for row in rows:
+                if row.notification_id in claimed:
+                    task = asyncio.create_task(self._deliver(lane, row))
+                    lane.active[row.notification_id] = task
 
     async def _deliver(self, lane: _Lane, row: OutboxRow) -> None:
         try:
@@ -198,6 +224,8 @@ class Notifier:
             log.exception("notification outcome not recorded", extra={"id": row.notification_id})
             lane.held[row.notification_id] = time.monotonic() + self._settings.retry_max_seconds
         finally:
+            with contextlib.suppress(Exception):  # unreleased, it lapses with this worker
+                await asyncio.to_thread(self._claims.release, [row.notification_id])
             lane.active.pop(row.notification_id, None)
             self.wake()  # room on this endpoint: look for more
 
