@@ -38,7 +38,8 @@ def schema_url() -> Iterator[str]:
 
 
 @pytest.fixture
-def service(tmp_path: Path, schema_url: str) -> Iterator[tuple[subprocess.Popen[str], int]]:
+def config(tmp_path: Path, schema_url: str) -> tuple[Path, int]:
+    """One configuration for every process, whatever its role (the HTTP port is second)."""
     http = free_port()
     config = tmp_path / "sendtrail.toml"
     config.write_text(
@@ -49,24 +50,40 @@ def service(tmp_path: Path, schema_url: str) -> Iterator[tuple[subprocess.Popen[
         f'[feedback]\nlisten = "127.0.0.1:{free_port()}"\n'
         f'[[credentials]]\naccess_key_id = "{KEY}"\nsecret_access_key = "{SECRET}"\n'
         '[identities]\nverified = ["example.com"]\n'
+        "[workers]\nheartbeat_seconds = 0.5\ndead_after_seconds = 3\n"
     )
-    process = subprocess.Popen(
-        [*CLI, "serve", "--config", str(config)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    return config, http
+
+
+@pytest.fixture
+def service(config: tuple[Path, int]) -> Iterator[tuple[subprocess.Popen[str], int]]:
+    path, http = config
+    process = _start(path)
     try:
         _wait_healthy(process, http)
         yield process, http
     finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.communicate(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.communicate()
+        _stop(process)
+
+
+def _start(config: Path, role: str = "all") -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [*CLI, "serve", "--config", str(config), "--role", role],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _stop(process: subprocess.Popen[str]) -> tuple[str, str]:
+    """Stop with SIGTERM; what the process printed, and what it logged."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+    try:
+        return process.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        return process.communicate()
 
 
 def _wait_healthy(process: subprocess.Popen[str], http: int) -> None:
@@ -129,3 +146,32 @@ def test_serve_delivers_and_bounces_on_postgres(
     assert success_view is not None and bounce_view is not None
     assert [r.status for r in success_view.recipients] == ["delivered"]
     assert bounce_view.recipients[0].bounce_type == "Permanent"
+
+
+def test_an_api_process_accepts_and_a_worker_process_delivers(
+    config: tuple[Path, int], schema_url: str, tmp_path: Path
+) -> None:
+    path, http = config
+    api = _start(path, "api")
+    worker = _start(path, "worker")
+    try:
+        _wait_healthy(api, http)
+        delivered = _send(http, "success@simulator.amazonses.com")
+        bounced = _send(http, "bounce@simulator.amazonses.com")
+        with Engine.open(tmp_path / "reader", store_url=schema_url, durable=False) as engine:
+            _wait_for(engine, delivered, "RecipientDelivered")
+            # The simulator (in the worker) mails its bounce to the feedback receiver (in the
+            # API process), which records it.
+            _wait_for(engine, bounced, "RecipientBounced")
+            roles = (
+                engine.store.reader()
+                .execute("SELECT role FROM sendtrail_workers ORDER BY role")
+                .fetchall()
+            )
+        assert [role for (role,) in roles] == ["api", "worker"]
+    finally:
+        worker_banner, worker_log = _stop(worker)
+        api_banner, _ = _stop(api)
+    assert "sendtrail is ready" in api_banner and "(api)" in api_banner
+    assert "sendtrail worker is ready" in worker_banner
+    assert "worker registered" in worker_log and "worker left" in worker_log
