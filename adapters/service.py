@@ -35,6 +35,7 @@ from .cluster.component import Cluster
 from .cluster.domain_limits import SharedDomainLimits
 from .config import Settings
 from .delivery import DeliveryScheduler
+from .delivery.sole_worker import AnotherWorkerRuns, SoleWorkerLock
 from .feedback_receiver import FeedbackReceiver
 from .http_server import HttpServer
 from .identity_verifier import IdentityVerifier
@@ -94,6 +95,7 @@ class Service:
         self.metrics = Metrics(self.engine)
         self.delivery = Delivery(
             self.app,
+            data_dir,
             self.simulator,
             scanner_for(settings),
             self.metrics.delivery_latency.observe,
@@ -165,6 +167,7 @@ class Delivery:
     def __init__(
         self,
         app: App,
+        data_dir: Path,
         simulator: SimulatorServer,
         scanner: ContentScanner,
         on_delivered: Callable[[float], None] | None = None,
@@ -172,12 +175,14 @@ class Delivery:
         cluster: Cluster | None = None,
     ) -> None:
         self.app = app
+        self.data_dir = data_dir
         self.cluster = cluster
         self.on_delivered = on_delivered
         self.simulator = simulator
         self.preparer = Preparer(app, scanner)
         self.scheduler: DeliveryScheduler | None = None
         self.domain_limits: SharedDomainLimits | None = None
+        self.sole_worker: SoleWorkerLock | None = None
 
     async def start(self) -> None:
         settings = self.app.settings
@@ -190,6 +195,9 @@ class Delivery:
         if cluster is not None:
             self.domain_limits = cluster.domain_limits()
             self.domain_limits.start()
+        else:
+            self.sole_worker = SoleWorkerLock(self.data_dir)
+            self.sole_worker.acquire()
         self.scheduler = DeliveryScheduler.from_settings(
             self.app.engine,
             routed,
@@ -215,6 +223,8 @@ class Delivery:
             await self.scheduler.stop()
         if self.domain_limits is not None:
             self.domain_limits.stop()
+        if self.sole_worker is not None:
+            self.sole_worker.release()
 
     def _tls_required(self, state: MessageState) -> bool:
         if state.configuration_set is None:
@@ -269,5 +279,9 @@ async def _serve(settings: Settings, data_dir: Path, role: str) -> int:
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     service = Service(settings, data_dir, banner=sys.stdout, role=role)
-    await service.run(stop)
+    try:
+        await service.run(stop)
+    except AnotherWorkerRuns as error:
+        print(f"sendtrail: {error}", file=sys.stderr)
+        return 2
     return 0
