@@ -67,6 +67,16 @@ SELECT t.message_id, t.address, r.domain, r.status, r.due_at
 FROM taken t LEFT JOIN recipients r USING (message_id, address)
 """
 
+# The first entry nobody holds: another worker's claims are its to finish (or, should it
+# die, the take-over's), so they are no reason to wake up.
+_UPCOMING: Final = f"""
+SELECT {_QUEUE_COLUMNS} FROM recipients r
+WHERE r.due_at IS NOT NULL AND NOT EXISTS (
+    SELECT 1 FROM delivery_claims c WHERE c.message_id = r.message_id AND c.address = r.address
+      AND c.claimed_at >= clock_timestamp() - make_interval(secs => %(lease)s))
+ORDER BY r.due_at LIMIT 1
+"""
+
 _RELEASE: Final = """
 DELETE FROM delivery_claims c
 USING unnest(%(messages)s::text[], %(addresses)s::text[]) AS k(message_id, address)
@@ -118,3 +128,9 @@ class PostgresDeliveryQueue:
         }
         with self._registry.store.connection() as conn:
             conn.execute(_RELEASE, params)
+
+    def upcoming(self, held: int) -> list[DueDelivery]:
+        """This worker's own claims are excluded by the query, so ``held`` is not needed."""
+        with self._registry.store.connection() as conn:
+            rows = conn.execute(_UPCOMING, {"lease": self._lease_seconds}).fetchall()
+        return [DueDelivery(*row) for row in rows]

@@ -10,11 +10,12 @@ claims rows so that no two work on the same recipient at once
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Protocol
+from typing import Final, Protocol
 
 from ..read_model import DueDelivery, ReadModel
 
 Key = tuple[str, str]  # (message id, recipient address)
+FAR_FUTURE: Final = "9999-12-31T23:59:59.999999+00:00"
 
 
 class DeliveryQueue(Protocol):
@@ -30,6 +31,11 @@ class DeliveryQueue(Protocol):
 
     def release(self, keys: Iterable[Key]) -> None:
         """This process is done with these entries (attempted, or given back)."""
+        ...
+
+    def upcoming(self, held: int) -> list[DueDelivery]:
+        """The queue's head as this process may take it next, in due order: the first entry
+        not among the ``held`` this process has fetched is when to look again."""
         ...
 
 
@@ -53,3 +59,8 @@ class LocalDeliveryQueue:
 
     def release(self, keys: Iterable[Key]) -> None:
         """Nothing to give back: no other process takes from this queue."""
+
+    def upcoming(self, held: int) -> list[DueDelivery]:
+        # The head holds what this process has fetched; one row past them is the answer,
+        # however long the queue.
+        return self._read_model.due(FAR_FUTURE, held + 1)

@@ -55,7 +55,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("sendtrail.delivery")
 
-FAR_FUTURE: Final = "9999-12-31T23:59:59.999999+00:00"
 # Time to load the content and record the outcomes after the attempt itself has timed out.
 LEASE_MARGIN_SECONDS: Final = 120.0
 # Fetching the queue costs a query; at most one per this many seconds, however busy.
@@ -388,12 +387,8 @@ class DeliveryScheduler:
         due = self._queue.claim(now_text, self._fetch_limit)
         if len(due) == self._fetch_limit:
             return abandoned, due, []
-        read_model = self._engine.read_model
-        # Everything due was seen: find when the next entry (a retry, a lease) falls due. The
-        # queue's head holds what was just read and what is claimed; one row past them is the
-        # answer, however long the queue. (A ReadModel.next_due(after) would be one index probe.)
-        upcoming = read_model.due(FAR_FUTURE, claimed + len(due) + 1)
-        return abandoned, due, upcoming
+        # Everything due was seen: find when the next entry (a retry, a lease) falls due.
+        return abandoned, due, self._queue.upcoming(claimed + len(due))
 
     def _add(self, groups: list[Group]) -> None:
         for group in groups:

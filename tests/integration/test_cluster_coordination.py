@@ -251,3 +251,16 @@ def test_workers_are_listed_with_their_role_and_pid(engine: Engine) -> None:
 
     assert rows == [("worker", os.getpid())]
     assert registry.worker_id not in registry.live_workers()
+
+
+def test_what_falls_due_next_leaves_out_what_other_workers_hold(engine: Engine) -> None:
+    accept(engine, 2, recipients=1)
+    holder, other = worker(engine), worker(engine)
+    holding = PostgresDeliveryQueue(holder, lease_seconds=LEASE)
+    looking = PostgresDeliveryQueue(other, lease_seconds=LEASE)
+    first = holding.claim(NOW, 1)
+    assert keys_of(looking.upcoming(0)) != keys_of(first)
+    holding.claim(NOW, 1)
+    assert looking.upcoming(0) == []  # all held: no reason to wake up for them
+    holder.stop()
+    other.stop()
