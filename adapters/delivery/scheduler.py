@@ -61,6 +61,8 @@ LEASE_MARGIN_SECONDS: Final = 120.0
 MIN_FETCH_INTERVAL: Final = 0.01
 # A message whose preparation failed (a bug, a scanner down) is left alone this long.
 PREPARE_RETRY_SECONDS: Final = 60.0
+# Another worker preparing the same message at the same time: read it again, this often.
+PREPARE_RACE_RETRIES: Final = 3
 
 # Renders, assembles, signs and scans a message once, before its first attempt
 # (``adapters.preparation.Preparer.prepare``); returns the message's state afterwards.
@@ -509,10 +511,24 @@ class DeliveryScheduler:
         task = self._preparing.get(message_id)
         if task is None:
             assert self._loop is not None
-            task = self._loop.create_task(self._prepare(message_id))
+            task = self._loop.create_task(self._prepared(message_id))
             self._preparing[message_id] = task
             task.add_done_callback(lambda _: self._preparing.pop(message_id, None))
         return await asyncio.shield(task)
+
+    async def _prepared(self, message_id: str) -> MessageState | None:
+        """``prepare``, once more on a fresh state if another worker moved the message on
+        meanwhile (it prepared the message, or suppressed a recipient, for its own recipients
+        of the same message): what it did is not done again."""
+        assert self._prepare is not None
+        for _ in range(PREPARE_RACE_RETRIES):
+            try:
+                return await self._prepare(message_id)
+            except IllegalTransition:
+                if not self._shared_store:
+                    raise
+                self._engine.forget(message_id)
+        return await self._prepare(message_id)
 
     async def _send(
         self, domain: str, state: MessageState, addresses: tuple[str, ...]

@@ -212,6 +212,40 @@ def test_a_message_is_prepared_once_before_its_first_attempt(
     assert [m.data for m in one.messages + two.messages] == [assembled, assembled]
 
 
+def test_a_message_another_worker_prepared_meanwhile_is_read_again_and_sent(
+    tmp_path: Path, config: Settings, mx_port: int
+) -> None:
+    engine = Engine.open(tmp_path, durable=False)
+    other_worker = Engine.open(tmp_path, durable=False)  # its own cache, as another process
+    message_id = accept(engine, "a@one.test", raw=b'{"not": "mime yet"}')
+    assembled = b"Message-ID: <x@email.amazonses.com>\r\nSubject: signed\r\n\r\nfinal\r\n"
+    prepare_command = cmd.PrepareMessage(
+        message_id=message_id,
+        content_sha256=hashlib.sha256(assembled).hexdigest(),
+        header_message_id="<x@email.amazonses.com>",
+    )
+    calls: list[str] = []
+
+    async def prepare(message_id: str) -> MessageState | None:
+        calls.append(message_id)
+        state = engine.state(message_id)
+        if state is not None and state.outgoing_sha256 is not None:
+            return state
+        if len(calls) == 1:  # the other worker gets there first
+            other_worker.execute(prepare_command, (assembled,))
+        await engine.execute_async(prepare_command, contents=(assembled,))
+        return engine.state(message_id)
+
+    async def scenario(engine: Engine, scheduler: DeliveryScheduler) -> None:
+        await eventually(lambda: statuses(engine, message_id)["a@one.test"] == "delivered")
+
+    with LoopbackSmtpServer("127.0.0.2", mx_port) as server:
+        run(engine, config, scenario, prepare=prepare, shared_store=True)
+    other_worker.close()
+    assert len(calls) == 2  # the refused preparation, then the fresh read: no minute's wait
+    assert [m.data for m in server.messages] == [assembled]
+
+
 def test_a_message_that_cannot_be_prepared_is_left_alone_for_a_while(
     tmp_path: Path, config: Settings
 ) -> None:
