@@ -111,6 +111,9 @@ class Preparer:
                 name="", subject=content.subject, text=content.text, html=content.html
             )
         stored = self.app.registry.get(res.Template, content.template_name)
+        if stored is None and self.app.registry.refresh():
+            # Made by another process a moment ago, and not yet announced here.
+            stored = self.app.registry.get(res.Template, content.template_name)
         if stored is None:  # deleted since the send was accepted
             return EmailTemplate(name=content.template_name)
         return EmailTemplate(

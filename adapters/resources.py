@@ -3,12 +3,16 @@
 Every change appends a ``ResourceSaved`` or ``ResourceDeleted`` event to the resource's own
 stream; the in-memory copy (what the send path checks on every request) is updated after the
 append is durable. At start-up the copy is loaded from the ``resources`` projection.
+
+On a store shared by several processes, the others change resources too: ``refresh()`` loads
+the projection again when it differs from what was loaded (``adapters/cluster`` calls it when
+a process announces a change, and at every heartbeat in case an announcement was lost).
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import TypeVar
 
@@ -27,12 +31,48 @@ class ResourceRegistry:
         self._lock = threading.Lock()
         # Bumped on every change, so readers can cache what they derive from resources.
         self.generation = 0
-        self._load()
+        self._fingerprint = self._current_fingerprint()
+        self._items = self._read_all()
+        self._listeners: list[Callable[[], None]] = []
 
-    def _load(self) -> None:
+    def _read_all(self) -> dict[str, res.Resource]:
         rows = self._store.reader().execute("SELECT kind, name, data FROM resources").fetchall()
-        for kind, name, data in rows:
-            self._items[res.stream_id(kind, name)] = ev.decode_resource(bytes(data))
+        return {
+            res.stream_id(kind, name): ev.decode_resource(bytes(data)) for kind, name, data in rows
+        }
+
+    def _current_fingerprint(self) -> tuple[object, ...]:
+        """Changes whenever a resource is saved or deleted: versions only grow, and a
+        deletion lowers the count."""
+        row = (
+            self._store.reader()
+            .execute(
+                "SELECT COUNT(*), COALESCE(SUM(version), 0), COALESCE(MAX(updated_at), '') "
+                "FROM resources"
+            )
+            .fetchone()
+        )
+        return tuple(row)
+
+    def refresh(self) -> bool:
+        """Load the resources again if another process changed them; True if it did."""
+        fingerprint = self._current_fingerprint()
+        if fingerprint == self._fingerprint:
+            return False
+        items = self._read_all()
+        with self._lock:
+            self._items = items
+            self._fingerprint = fingerprint
+            self.generation += 1
+        return True
+
+    def on_change(self, listener: Callable[[], None]) -> None:
+        """Call ``listener()`` after each change made through this registry."""
+        self._listeners.append(listener)
+
+    def _changed(self) -> None:
+        for listener in self._listeners:
+            listener()
 
     # --- reading ------------------------------------------------------------------------
 
@@ -67,6 +107,7 @@ class ResourceRegistry:
                                                                   resource=resource)])  # fmt: skip
             self._items[stream] = resource
             self.generation += 1
+        self._changed()
 
     def delete(
         self, kind: type[res.Resource], name: str, *, at: datetime, actor: str | None
@@ -85,4 +126,5 @@ class ResourceRegistry:
             )
             del self._items[stream]
             self.generation += 1
-            return True
+        self._changed()
+        return True

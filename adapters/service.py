@@ -127,12 +127,18 @@ class Service:
         return ([self.cluster] if self.cluster is not None else []) + components
 
     def _connect_wakeups(self, cluster: Cluster) -> None:
-        """Accepted mail and new notifications wake the workers of every process."""
+        """Accepted mail, new notifications and changed resources reach every process."""
         wakeups = cluster.wakeups
         self.app.on_accepted(lambda: wakeups.publish("delivery"))
         self.app.outbox().add_listener(lambda: wakeups.publish("notifications"))
         wakeups.subscribe("delivery", self.delivery.notify)
         wakeups.subscribe("notifications", self.notifier.wake)
+        # Resources are held in memory by each process: changes elsewhere are loaded when
+        # announced, and at every heartbeat in case an announcement was lost.
+        resources = self.app.registry
+        resources.on_change(lambda: wakeups.publish("resources"))
+        wakeups.subscribe("resources", resources.refresh)
+        cluster.registry.on_beat(resources.refresh)
 
     async def run(self, stop: asyncio.Event) -> None:
         started: list[Component] = []

@@ -1,8 +1,9 @@
 """Wake-ups between processes: PostgreSQL ``LISTEN/NOTIFY``.
 
-An API node that accepts mail, or any process whose append adds a notification to the
-outbox, publishes a topic ("delivery", "notifications"); every process subscribed to it wakes
-the component concerned, which then reads the queue. The workers therefore sleep long
+An API node that accepts mail, any process whose append adds a notification to the outbox,
+or one that changes a resource (an identity, a template...) publishes a topic ("delivery",
+"notifications", "resources"); every process subscribed to it wakes the component concerned,
+which then reads the queue (or loads the resources again). The workers therefore sleep long
 between looks (their timers still bring retries and leases back) instead of polling hard.
 
 Publishing costs the caller nothing: it sets a flag, and a thread sends one ``NOTIFY`` per
@@ -26,7 +27,7 @@ from ..postgres_store import PostgresEventStore
 
 log = logging.getLogger("sendtrail.wakeups")
 
-TOPICS: Final = ("delivery", "notifications")
+TOPICS: Final = ("delivery", "notifications", "resources")
 RECONNECT_SECONDS: Final = 1.0
 
 

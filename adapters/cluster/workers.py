@@ -15,6 +15,7 @@ import socket
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any, Final
 
 import psycopg
@@ -47,7 +48,7 @@ class WorkerRegistry:
         self._last_beat = 0.0  # time.monotonic() of the last heartbeat that was written
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._listeners: list[Any] = []
+        self._listeners: list[Callable[[], object]] = []
 
     @property
     def params(self) -> dict[str, object]:
@@ -67,7 +68,7 @@ class WorkerRegistry:
         self._thread.start()
         log.info("worker registered", extra={"worker_id": self.worker_id, "role": self.role})
 
-    def on_beat(self, listener: Any) -> None:
+    def on_beat(self, listener: Callable[[], object]) -> None:
         """Call ``listener()`` on the heartbeat thread after each heartbeat."""
         self._listeners.append(listener)
 

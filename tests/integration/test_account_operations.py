@@ -182,3 +182,27 @@ def test_resources_survive_a_restart_through_the_projection(tmp_path: Path) -> N
         assert second.ops.identity("kept.example").identity_type == res.DOMAIN
     finally:
         second.engine.close()
+
+
+def test_a_registry_loads_what_another_process_changed_when_refreshed(tmp_path: Path) -> None:
+    settings = Settings()
+    here, elsewhere = World(tmp_path, settings), World(tmp_path, settings)  # two processes
+    announced: list[str] = []
+    elsewhere.registry.on_change(lambda: announced.append("changed"))
+    try:
+        assert not here.registry.refresh()  # nothing changed: nothing loaded
+        elsewhere.ops.create_template(
+            res.Template(name="Welcome", created_at=T0, subject="Hi", text="Hello"), actor=None
+        )
+        assert announced == ["changed"]
+        assert here.registry.get(res.Template, "Welcome") is None
+        generation = here.registry.generation
+        assert here.registry.refresh()
+        assert here.registry.get(res.Template, "Welcome") is not None
+        assert here.registry.generation > generation  # cached send contexts are rebuilt
+        elsewhere.ops.delete_template("Welcome", actor=None)
+        assert here.registry.refresh()
+        assert here.registry.get(res.Template, "Welcome") is None
+    finally:
+        here.engine.close()
+        elsewhere.engine.close()
