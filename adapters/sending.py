@@ -16,6 +16,8 @@ import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
+import msgspec
+
 from sendtrail.core import commands as cmd
 from sendtrail.core import events as ev
 from sendtrail.core import ids
@@ -55,6 +57,9 @@ class Sender:
         self._sent_by_bucket = self._load_sent()
         self._sent_total = sum(self._sent_by_bucket.values())
         self._context: tuple[int, SendContext] | None = None
+        # Of the account's sending rate, the part this process may use: several API
+        # processes on one store split it (``share_quota``).
+        self._rate_share = 1.0
 
     # --- quotas -------------------------------------------------------------------------
 
@@ -71,14 +76,29 @@ class Sender:
         with self._lock:
             return self._sent_unlocked(now)
 
+    def share_quota(self, accepting_processes: int) -> None:
+        """Hold the quotas together with the other processes accepting mail on this store:
+        the rate is split evenly among them, and the 24-hour count is read again from the
+        log's statistics, where everyone's sends are (called at every heartbeat)."""
+        sent = self._load_sent()
+        with self._lock:
+            self._rate_share = 1.0 / max(1, accepting_processes)
+            self._sent_by_bucket = sent
+            self._sent_total = sum(sent.values())
+
     def _load_sent(self) -> dict[str, int]:
         rows = self.engine.read_model.sent_by_bucket(bucket_of(self.engine.clock.now() - DAY))
         return dict(rows)
 
     def _admit(self, accepted: AcceptedSend, now: datetime) -> int:
         with self._lock:
+            quota = self.quota
+            if self._rate_share < 1.0:
+                quota = msgspec.structs.replace(
+                    quota, max_send_rate=quota.max_send_rate * self._rate_share
+                )
             grant = quotas.admit_send(
-                self.quota,
+                quota,
                 self._bucket,
                 now=now.timestamp(),
                 recipients=len(accepted.recipients),

@@ -139,6 +139,9 @@ class Service:
         resources.on_change(lambda: wakeups.publish("resources"))
         wakeups.subscribe("resources", resources.refresh)
         cluster.registry.on_beat(resources.refresh)
+        if self.role in ("all", "api"):
+            sender, members = self.app.sender, cluster.registry
+            members.on_beat(lambda: sender.share_quota(members.live_count(("all", "api"))))
 
     async def run(self, stop: asyncio.Event) -> None:
         started: list[Component] = []

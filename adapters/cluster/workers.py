@@ -93,6 +93,15 @@ class WorkerRegistry:
             log.warning("could not mark this worker as stopped; others wait for its heartbeat")
         log.info("worker left", extra={"worker_id": self.worker_id})
 
+    def live_count(self, roles: tuple[str, ...]) -> int:
+        """How many live processes have one of these roles (this one included)."""
+        with self.store.connection() as conn:
+            row = conn.execute(
+                f"SELECT COUNT(*) FROM sendtrail_workers WHERE role = ANY(%(roles)s) AND {LIVE}",
+                {**self.params, "roles": list(roles)},
+            ).fetchone()
+        return int(row[0]) if row else 1
+
     def live_workers(self) -> list[str]:
         with self.store.connection() as conn:
             rows = conn.execute(

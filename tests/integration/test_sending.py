@@ -205,6 +205,25 @@ def test_the_daily_quota_counts_recipients_but_not_simulator_ones(tmp_path: Path
     assert world.sender is not None and simulator
 
 
+def test_processes_accepting_mail_together_share_the_quotas(tmp_path: Path) -> None:
+    config = settings(account={"max_send_rate": 4.0, "max_24_hour_send": 5})
+    here, elsewhere = World(tmp_path, config), World(tmp_path, config)  # two API processes
+    try:
+        here.sender.share_quota(2)
+        here.send(simple(to=("a@example.net", "b@example.net")))  # half the rate: 2 a second
+        throttled, _ = rejection_of(here, simple())
+        elsewhere.send(simple(to=("c@example.net", "d@example.net", "e@example.net")))
+        here.clock.advance(1.0)
+        here.sender.share_quota(2)  # a heartbeat: the other's sends are counted now
+        over_quota, _ = rejection_of(here, simple())
+    finally:
+        here.engine.close()
+        elsewhere.engine.close()
+    assert throttled.message == "Maximum sending rate exceeded."
+    assert over_quota.message.startswith("Daily message quota exceeded")
+    assert here.sender.quota.max_send_rate == 4.0  # GetSendQuota still shows the account's
+
+
 def test_a_raw_message_takes_its_configuration_set_and_tags_from_headers(world: World) -> None:
     world.registry.save(res.ConfigurationSet(name="Tracked", created_at=T0), at=T0, actor="test")
     raw = (
