@@ -19,11 +19,15 @@ from sendtrail.core import resources as res
 from sendtrail.core.acceptance import errors
 from sendtrail.core.acceptance.templates import EmailTemplate, validate_template
 from sendtrail.core.identity_verification import DnsFindings, checked
+from sendtrail.core.ports import ConcurrencyError
 
 from .clock import Clock
 from .config import Settings
 from .resources import ResourceRegistry
 
+# Processes starting together on one store: how often one re-reads after losing the race to
+# save a configured identity.
+CONFIG_RACE_ATTEMPTS = 3
 CONFIGURATION_SET_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 EVENT_TYPES_V2 = frozenset(
     {"SEND", "REJECT", "BOUNCE", "COMPLAINT", "DELIVERY", "OPEN", "CLICK", "RENDERING_FAILURE",
@@ -117,19 +121,35 @@ class AccountOperations:
         return updated
 
     def trust_configured_identities(self) -> None:
-        """Save ``[identities] verified`` as trusted identities (once; restarts change nothing)."""
+        """Save ``[identities] verified`` as trusted identities (once; restarts change nothing).
+
+        Processes sharing a store may start together and all try: each first reads what the
+        others saved, and the one that loses a race to save reads again and finds nothing
+        left to do.
+        """
+        self.registry.refresh()
         for name in self.settings.identities.verified:
-            current = self.registry.get(res.Identity, name)
-            if current is not None and current.trusted:
-                continue
-            if current is None:
-                # No DKIM key for a configured domain: nobody has published its record yet,
-                # and a signature nobody can verify helps no one.
-                self.create_identity(name, actor="config", easy_dkim=False)
-            else:
-                self.update_identity(
-                    name, actor="config", trusted=True, verification_status=res.SUCCESS
-                )
+            for attempt in range(CONFIG_RACE_ATTEMPTS):
+                try:
+                    self._trust(name)
+                    break
+                except ConcurrencyError:
+                    if attempt + 1 == CONFIG_RACE_ATTEMPTS:
+                        raise
+                    self.registry.refresh()
+
+    def _trust(self, name: str) -> None:
+        current = self.registry.get(res.Identity, name)
+        if current is not None and current.trusted:
+            return
+        if current is None:
+            # No DKIM key for a configured domain: nobody has published its record yet,
+            # and a signature nobody can verify helps no one.
+            self.create_identity(name, actor="config", easy_dkim=False)
+        else:
+            self.update_identity(
+                name, actor="config", trusted=True, verification_status=res.SUCCESS
+            )
 
     def _trusted(self, name: str) -> bool:
         return name.lower() in {entry.lower() for entry in self.settings.identities.verified}

@@ -104,6 +104,21 @@ def test_configured_identities_are_trusted_once(world: World) -> None:
     assert len(world.engine.store.read_stream("identity/trusted.example")) == 1
 
 
+def test_processes_starting_together_trust_the_configured_identities_once(
+    tmp_path: Path,
+) -> None:
+    settings = msgspec.convert({"identities": {"verified": ["trusted.example"]}}, Settings)
+    first, late = World(tmp_path, settings), World(tmp_path, settings)  # both loaded: none yet
+    try:
+        first.ops.trust_configured_identities()
+        late.ops.trust_configured_identities()  # loses the race, reads, finds it done
+        assert late.ops.identity("trusted.example").trusted
+        assert len(late.engine.store.read_stream("identity/trusted.example")) == 1
+    finally:
+        first.engine.close()
+        late.engine.close()
+
+
 def test_an_address_at_a_verified_domain_shows_as_verified(world: World) -> None:
     world.ops.trust_configured_identities()
     world.ops.create_identity("news@trusted.example", actor=None)
