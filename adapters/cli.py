@@ -20,6 +20,7 @@ from .engine import EVENTS_FILE
 if TYPE_CHECKING:
     from sendtrail.replay.compare import Verification
 
+    from .read_connection import Readable
     from .suppression import SuppressionList
 
 Handler = Callable[[argparse.Namespace, Settings], int]
@@ -53,7 +54,14 @@ def _parser() -> argparse.ArgumentParser:
         sub.set_defaults(handler=handler)
         return sub
 
-    command("serve", _serve, "run the service in the foreground")
+    serve = command("serve", _serve, "run the service in the foreground")
+    serve.add_argument(
+        "--role",
+        choices=("all", "api", "worker"),
+        default="all",
+        help="api: accept mail; worker: deliver it and send notifications; all: both "
+        "(several processes of each share a PostgreSQL store)",
+    )
 
     history = command("history", _history, "print a message's timeline")
     history.add_argument("message_id")
@@ -137,7 +145,7 @@ def _log_path(args: argparse.Namespace, settings: Settings) -> Path | None:
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
     from .service import serve
 
-    return serve(settings, data_dir(settings, args.data))
+    return serve(settings, data_dir(settings, args.data), args.role)
 
 
 def _postgres_url(settings: Settings) -> str | None:
@@ -185,7 +193,7 @@ def _replay(args: argparse.Namespace, settings: Settings) -> int:
         return 1
     progress = ProgressLine("replay")
     if args.until is not None:
-        target = path.parent / f"replay-until-{args.until:%Y%m%dT%H%M%SZ}.db"
+        target = _until_file(path.parent, args.until)
         result = rebuild(
             path, target, until=args.until, progress=progress, publisher=publisher_for(settings)
         )
@@ -205,34 +213,62 @@ def _replay(args: argparse.Namespace, settings: Settings) -> int:
         result = rebuild(path, rebuilt, progress=progress, publisher=publisher)
         progress.finish()
         caught_up = swap_in(path, rebuilt, result.last_position, publisher)
-        print(
-            f"replay: rebuilt every projection from {result.events:,} events "
-            f"(+{caught_up} appended meanwhile) in {result.seconds:.1f}s"
-        )
+        _report_replay(result.events, caught_up, result.seconds)
         return 0
 
 
+def _until_file(directory: Path, until: datetime) -> Path:
+    """Where ``replay --until`` writes: named by the instant in UTC, as the ``Z`` says."""
+    return directory / f"replay-until-{until.astimezone(UTC):%Y%m%dT%H%M%SZ}.db"
+
+
+def _report_replay(events: int, caught_up: int, seconds: float) -> None:
+    print(
+        f"replay: rebuilt every projection from {events:,} events "
+        f"(+{caught_up} appended meanwhile) in {seconds:.1f}s"
+    )
+
+
 def _replay_postgres(args: argparse.Namespace, settings: Settings, url: str) -> int:
+    """``replay`` on the PostgreSQL store: the rebuild always goes through a SQLite file
+    (the projectors write SQLite); ``--until`` keeps it, in the data directory, and the
+    other forms use a temporary directory, as the data directory may not exist."""
+    from sendtrail.replay.postgres_rebuild import MissingLog, rebuild_until
+    from sendtrail.replay.postgres_swap import replay_in_place
     from sendtrail.replay.postgres_verify import verify_postgres_projections
     from sendtrail.replay.progress import ProgressLine
+    from sendtrail.replay.summary import summarise
 
     from .app import publisher_for
 
-    if args.until is not None or not args.verify:
-        # Rebuilding in place (or as of an instant) on PostgreSQL is not written yet.
-        print(
-            "sendtrail: on a PostgreSQL store only `replay --verify` is supported",
-            file=sys.stderr,
-        )
-        return 2
     progress = ProgressLine("replay")
-    # The rebuild is scratch: a temporary directory, as the data directory may not exist.
-    with tempfile.TemporaryDirectory() as scratch:
-        verification = verify_postgres_projections(
-            url, Path(scratch) / "rebuilt.db", progress=progress, publisher=publisher_for(settings)
-        )
+    publisher = publisher_for(settings)
+    try:
+        if args.until is not None:
+            directory = data_dir(settings, args.data)
+            directory.mkdir(parents=True, exist_ok=True)
+            target = _until_file(directory, args.until)
+            result = rebuild_until(url, target, args.until, progress, publisher)
+            progress.finish()
+            print(
+                f"state as of {args.until.isoformat()}: {result.events:,} events, in {target} "
+                "(a SQLite file; the PostgreSQL projections are untouched)"
+            )
+            print(json.dumps(summarise(target), indent=2))
+            return 0
+        with tempfile.TemporaryDirectory() as scratch:
+            rebuilt = Path(scratch) / "rebuilt.db"
+            if args.verify:
+                verification = verify_postgres_projections(url, rebuilt, progress, publisher)
+                progress.finish()
+                return _report_verification(verification)
+            swapped = replay_in_place(url, rebuilt, progress, publisher)
+    except MissingLog as error:
+        print(f"sendtrail: {error}", file=sys.stderr)
+        return 1
     progress.finish()
-    return _report_verification(verification)
+    _report_replay(swapped.rebuild.events, swapped.caught_up, swapped.rebuild.seconds)
+    return 0
 
 
 def _report_verification(verification: Verification) -> int:
@@ -361,7 +397,9 @@ def _notifications_usage(args: argparse.Namespace, settings: Settings) -> int:
 def _notifications_list(args: argparse.Namespace, settings: Settings) -> int:
     from .notifications_cli import list_notifications
 
-    return list_notifications(data_dir(settings, args.data), args.failed, sys.stdout)
+    return list_notifications(
+        data_dir(settings, args.data), args.failed, sys.stdout, store_url=_postgres_url(settings)
+    )
 
 
 def _notifications_retry(args: argparse.Namespace, settings: Settings) -> int:
@@ -370,7 +408,13 @@ def _notifications_retry(args: argparse.Namespace, settings: Settings) -> int:
     if not args.ids and not args.all_failed:
         print("sendtrail: name notification ids, or --all-failed", file=sys.stderr)
         return 2
-    return retry_notifications(data_dir(settings, args.data), args.ids, args.all_failed, sys.stdout)
+    return retry_notifications(
+        data_dir(settings, args.data),
+        args.ids,
+        args.all_failed,
+        sys.stdout,
+        store_url=_postgres_url(settings),
+    )
 
 
 def _feedback_usage(args: argparse.Namespace, settings: Settings) -> int:
@@ -379,17 +423,29 @@ def _feedback_usage(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _feedback_list(args: argparse.Namespace, settings: Settings) -> int:
-    from .read_connection import SqliteFile
-    from .read_model import ReadModel
+    from .read_connection import MISSING_TABLE, SqliteFile
+    from .read_model import FeedbackEntry, ReadModel
+    from .stores import store_at
 
-    path = _log_path(args, settings)
-    if path is None:
-        return 1
-    log = SqliteFile(path)
-    try:
-        entries = ReadModel(log).feedback(unmatched_only=args.unmatched, limit=args.limit)
-    finally:
-        log.close()
+    def entries_of(source: Readable) -> list[FeedbackEntry]:
+        try:
+            return ReadModel(source).feedback(unmatched_only=args.unmatched, limit=args.limit)
+        except MISSING_TABLE:  # the inbox was never set up: no feedback received yet
+            return []
+
+    url = _postgres_url(settings)
+    if url is not None:
+        with store_at(url, data_dir(settings, args.data)) as store:
+            entries = entries_of(store)
+    else:
+        path = _log_path(args, settings)
+        if path is None:
+            return 1
+        log = SqliteFile(path)
+        try:
+            entries = entries_of(log)
+        finally:
+            log.close()
     for entry in entries:
         tied = entry.message_id or f"unmatched: {entry.reason}"
         print(f"{entry.received_at}  {entry.kind:<10} {entry.content_sha256[:12]}  {tied}")

@@ -4,12 +4,16 @@
 retried after failures. ``retry`` records ``NotificationRetried`` for each: the notification
 is pending again, due now, with a fresh count of attempts. Like every command that writes
 to the log, run ``retry`` while the service is stopped.
+
+Both read ``DATA/events.db``, or the PostgreSQL store when ``store_url`` names one (the
+configuration's ``[store] url``); ``retry`` then appends through that store, whose lock
+orders its appends with every other process's.
 """
 
 from __future__ import annotations
 
-import sqlite3
-from collections.abc import Sequence
+import contextlib
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TextIO
 
@@ -21,18 +25,21 @@ from .clock import SystemClock
 from .engine import EVENTS_FILE
 from .notifier.outbox import OutboxReader, OutboxRow
 from .outbox_projection import DELIVERED, PARKED, PENDING, OutboxProjector
+from .read_connection import MISSING_TABLE
 from .sqlite_projections import ProjectionSet, default_projectors
-from .sqlite_store import SqliteEventStore
+from .stores import store_at
 
 FAILED_WHERE = f"status = '{PARKED}' OR (status = '{PENDING}' AND attempts > 0)"
 
 
-def list_notifications(data_dir: str | Path, failed: bool, out: TextIO) -> int:
-    path = Path(data_dir) / EVENTS_FILE
-    rows = _read(path, FAILED_WHERE if failed else "1")
-    if rows is None:
-        out.write(f"no event log at {path}\n")
-        return 1
+def list_notifications(
+    data_dir: str | Path, failed: bool, out: TextIO, *, store_url: str | None = None
+) -> int:
+    with _outbox(Path(data_dir), store_url) as outbox:
+        if outbox is None:
+            out.write(f"no event log at {Path(data_dir) / EVENTS_FILE}\n")
+            return 1
+        rows = _select(outbox, FAILED_WHERE if failed else "1 = 1")
     for row in rows:
         out.write(_describe(row) + "\n")
     label = "failed notifications" if failed else "notifications"
@@ -41,19 +48,24 @@ def list_notifications(data_dir: str | Path, failed: bool, out: TextIO) -> int:
 
 
 def retry_notifications(
-    data_dir: str | Path, ids: Sequence[str], all_failed: bool, out: TextIO
+    data_dir: str | Path,
+    ids: Sequence[str],
+    all_failed: bool,
+    out: TextIO,
+    *,
+    store_url: str | None = None,
 ) -> int:
-    path = Path(data_dir) / EVENTS_FILE
-    chosen = _read(path, FAILED_WHERE) if all_failed else _read_ids(path, ids)
-    if chosen is None:
-        out.write(f"no event log at {path}\n")
-        return 1
+    with _outbox(Path(data_dir), store_url) as outbox:
+        if outbox is None:
+            out.write(f"no event log at {Path(data_dir) / EVENTS_FILE}\n")
+            return 1
+        chosen = _select(outbox, FAILED_WHERE) if all_failed else _select_ids(outbox, ids)
     found = {row.notification_id for row in chosen}
     missing = [notification_id for notification_id in ids if notification_id not in found]
     for notification_id in missing:
         out.write(f"unknown notification {notification_id}\n")
     retried = 0
-    with SqliteEventStore(path, projector=_projectors()) as store:
+    with store_at(store_url, Path(data_dir), projector=_projectors()) as store:
         for row in chosen:
             if row.status == DELIVERED:
                 out.write(f"{row.notification_id}: already delivered, not retried\n")
@@ -81,21 +93,40 @@ def _projectors() -> ProjectionSet:
     return ProjectionSet(projectors)
 
 
-def _read(path: Path, where: str, parameters: tuple[object, ...] = ()) -> list[OutboxRow] | None:
+@contextlib.contextmanager
+def _outbox(data_dir: Path, store_url: str | None) -> Iterator[OutboxReader | None]:
+    """The outbox: through the PostgreSQL store ``store_url`` names, or through a
+    connection of its own on ``DATA/events.db`` (beside a running service, which holds the
+    SQLite store); None when that file does not exist."""
+    if store_url:
+        with store_at(store_url, data_dir) as store:
+            yield OutboxReader(store)
+        return
+    path = data_dir / EVENTS_FILE
     if not path.exists():
-        return None
+        yield None
+        return
     reader = OutboxReader(path)
     try:
-        return reader.select(where, parameters)
-    except sqlite3.OperationalError:  # the outbox was never set up: nothing notified yet
-        return []
+        yield reader
     finally:
         reader.close()
 
 
-def _read_ids(path: Path, ids: Sequence[str]) -> list[OutboxRow] | None:
+def _select(
+    outbox: OutboxReader, where: str, parameters: tuple[object, ...] = ()
+) -> list[OutboxRow]:
+    try:
+        return outbox.select(where, parameters)
+    except MISSING_TABLE:  # the outbox was never set up: nothing notified yet
+        return []
+
+
+def _select_ids(outbox: OutboxReader, ids: Sequence[str]) -> list[OutboxRow]:
+    if not ids:
+        return []
     marks = ", ".join("?" * len(ids))
-    return _read(path, f"notification_id IN ({marks})", tuple(ids))
+    return _select(outbox, f"notification_id IN ({marks})", tuple(ids))
 
 
 def _describe(row: OutboxRow) -> str:

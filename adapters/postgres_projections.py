@@ -102,9 +102,6 @@ class PostgresProjectionConnection:
         return [str(row[0]) for row in rows]
 
 
-_ROWID = re.compile(r"\browid\b", re.IGNORECASE)
-
-
 class FetchedRows(list[Any]):
     """A statement's rows, fetched before its connection went back to the pool; answers the
     cursor calls the readers make."""
@@ -132,10 +129,9 @@ class PostgresReadConnection:
     def _translate(self, statement: str) -> str:
         translated = self._translated.get(statement)
         if translated is None:
-            # Physical row order stands in for SQLite's rowid (the order rows were last
-            # written, since INSERT OR REPLACE reinserts); the reads only use it to order.
-            text = _ROWID.sub("ctid", statement.replace("?", "%s"))
-            translated = self._translated[statement] = text
+            # Only the placeholders differ: the read side's SQL avoids SQLite-only forms
+            # (no rowid: a message's recipients are ordered by their stored ordinal).
+            translated = self._translated[statement] = statement.replace("?", "%s")
         return translated
 
 

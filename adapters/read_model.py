@@ -78,8 +78,10 @@ class ReadModel:
         if row is None:
             return None
         recipients = db.execute(
+            # ``ordinal`` is the request's order, the same on every database; a physical
+            # order (SQLite's rowid, PostgreSQL's ctid) moves as rows are rewritten.
             f"SELECT {', '.join(proj.RECIPIENT_COLUMNS)} FROM recipients WHERE message_id = ? "
-            "ORDER BY rowid",
+            "ORDER BY ordinal",
             (message_id,),
         ).fetchall()
         return MessageView(*row, recipients=tuple(RecipientView(*r) for r in recipients))

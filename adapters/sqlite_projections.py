@@ -70,6 +70,7 @@ CREATE TABLE IF NOT EXISTS recipients (
     bounce_type TEXT,
     bounce_subtype TEXT,
     updated_at TEXT NOT NULL,
+    ordinal INTEGER NOT NULL,   -- the recipient's place in the request (read in this order)
     PRIMARY KEY (message_id, address)
 );
 -- The delivery queue: recipients still awaiting an attempt, by when it is due. A partial
@@ -85,9 +86,12 @@ _UPSERT_MESSAGE = (
     f"VALUES ({', '.join('?' * len(proj.MESSAGE_COLUMNS))})"
 )
 _UPSERT_RECIPIENT = (
-    f"INSERT OR REPLACE INTO recipients ({', '.join(proj.RECIPIENT_COLUMNS)}) "
-    f"VALUES ({', '.join('?' * len(proj.RECIPIENT_COLUMNS))})"
+    f"INSERT OR REPLACE INTO recipients ({', '.join(proj.RECIPIENT_TABLE_COLUMNS)}) "
+    f"VALUES ({', '.join('?' * len(proj.RECIPIENT_TABLE_COLUMNS))})"
 )
+_SET_ORDINAL = "UPDATE recipients SET ordinal = ? WHERE message_id = ? AND address = ?"
+# Past every position: a message's whole stream, whatever was appended last.
+_END_OF_LOG: Final = 2**63 - 1
 
 
 def events_table_loader(db: sqlite3.Connection) -> StreamLoader:
@@ -135,10 +139,39 @@ class MessageProjector:
         db.executescript(SCHEMA)
         if self._load_stream is None:
             self._load_stream = events_table_loader(db)
+        if "ordinal" not in _columns(db, "recipients"):
+            self._add_ordinals(db)
+
+    def _add_ordinals(self, db: sqlite3.Connection) -> None:
+        """Give a ``recipients`` table made before the ``ordinal`` column its ordinals, each
+        message's folded from its stream (once: a later start finds the column). A savepoint
+        makes it all or nothing on both databases: on SQLite, in autocommit, it opens a
+        transaction; on PostgreSQL it nests in the store's setup transaction."""
+        db.execute("SAVEPOINT recipient_ordinals")
+        try:
+            # Added at the end, as in SCHEMA: ``SELECT *`` reads both layouts alike.
+            db.execute("ALTER TABLE recipients ADD COLUMN ordinal INTEGER")
+            messages = db.execute("SELECT DISTINCT message_id FROM recipients").fetchall()
+            for (message_id,) in messages:
+                state = self._load(message_id, _END_OF_LOG)
+                if state is None:
+                    continue
+                db.executemany(
+                    _SET_ORDINAL,
+                    [
+                        (ordinal, message_id, address)
+                        for address, ordinal in proj.recipient_ordinals(state).items()
+                    ],
+                )
+        except BaseException:
+            db.execute("ROLLBACK TO recipient_ordinals")
+            db.execute("RELEASE recipient_ordinals")
+            raise
+        db.execute("RELEASE recipient_ordinals")
 
     def apply(self, db: sqlite3.Connection, events: Sequence[Logged]) -> None:
         pending = self._pending
-        dirty: dict[tuple[str, str], RecipientState] = {}
+        dirty: dict[tuple[str, str], tuple[int, RecipientState]] = {}
         touched: set[str] = set()
         for stored in events:
             if not isinstance(stored.event, ev.MessageEvent):
@@ -150,8 +183,8 @@ class MessageProjector:
                 if before is None and stored.version > 1:
                     before = self._load(message_id, stored.position)
             after = evolve(before, stored.event)
-            for recipient in proj.changed_recipients(before, after):
-                dirty[(message_id, recipient.address)] = recipient
+            for ordinal, recipient in proj.changed_recipients(before, after):
+                dirty[(message_id, recipient.address)] = (ordinal, recipient)
             pending[message_id] = after
             touched.add(message_id)
         record_position(db, self.name, events[-1].position)
@@ -160,7 +193,8 @@ class MessageProjector:
         stamp = proj.batch_timestamps()
         db.executemany(_UPSERT_MESSAGE, [proj.message_row(pending[m], stamp) for m in touched])
         db.executemany(
-            _UPSERT_RECIPIENT, [proj.recipient_row(m, r, stamp) for (m, _), r in dirty.items()]
+            _UPSERT_RECIPIENT,
+            [proj.recipient_row(m, r, ordinal, stamp) for (m, _), (ordinal, r) in dirty.items()],
         )
 
     def committed(self) -> None:
@@ -209,6 +243,12 @@ def record_position(db: sqlite3.Connection, name: str, position: int) -> None:
         "ON CONFLICT(name) DO UPDATE SET position = excluded.position",
         (name, position),
     )
+
+
+def _columns(db: sqlite3.Connection, table: str) -> list[str]:
+    """A table's column names, asked in a way SQLite and PostgreSQL both answer."""
+    cursor = db.execute(f"SELECT * FROM {table} LIMIT 0")
+    return [column[0] for column in cursor.description]
 
 
 def projection_position(db: sqlite3.Connection, name: str) -> int:

@@ -43,6 +43,10 @@ RECIPIENT_COLUMNS: Final = (
     "bounce_subtype",
     "updated_at",
 )
+# The stored row has one column more than the view: ``ordinal``, the recipient's place in
+# the request (its first mention among the destinations), so every database lists a
+# message's recipients in the order they were asked for, however often their rows change.
+RECIPIENT_TABLE_COLUMNS: Final = (*RECIPIENT_COLUMNS, "ordinal")
 QUEUE_COLUMNS: Final = ("message_id", "address", "domain", "status", "due_at")
 
 MessageRow = tuple[object, ...]
@@ -92,8 +96,9 @@ def message_row(state: MessageState, stamp: Stamp = timestamp) -> MessageRow:
 
 
 def recipient_row(
-    message_id: str, recipient: RecipientState, stamp: Stamp = timestamp
+    message_id: str, recipient: RecipientState, ordinal: int, stamp: Stamp = timestamp
 ) -> RecipientRow:
+    """The row of ``RECIPIENT_TABLE_COLUMNS``."""
     return (
         message_id,
         recipient.address,
@@ -109,12 +114,24 @@ def recipient_row(
         recipient.bounce_type,
         recipient.bounce_subtype,
         stamp(recipient.updated_at),
+        ordinal,
     )
 
 
-def changed_recipients(before: MessageState | None, after: MessageState) -> list[RecipientState]:
-    """Recipients whose row differs between two states of the same message."""
-    if before is None:
-        return list(after.recipients.values())
-    old = before.recipients
-    return [r for address, r in after.recipients.items() if old.get(address) is not r]
+def recipient_ordinals(state: MessageState) -> dict[str, int]:
+    """Each recipient's place in the request: ``evolve`` keeps the recipients in the order
+    ``SendRequested`` named them (a dict updated in place keeps its order)."""
+    return {address: ordinal for ordinal, address in enumerate(state.recipients)}
+
+
+def changed_recipients(
+    before: MessageState | None, after: MessageState
+) -> list[tuple[int, RecipientState]]:
+    """Recipients whose row differs between two states of the same message, each with its
+    ordinal (see ``recipient_ordinals``)."""
+    old = {} if before is None else before.recipients
+    return [
+        (ordinal, recipient)
+        for ordinal, (address, recipient) in enumerate(after.recipients.items())
+        if old.get(address) is not recipient
+    ]

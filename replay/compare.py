@@ -138,6 +138,10 @@ def swap_in(
     """
     db = connect(log_path)
     try:
+        projectors = ProjectionSet(default_projectors(events_table_loader(db), publisher=publisher))
+        # The live tables as this version makes them (a column added since they were
+        # created, say), which is the rebuild's shape; a running service did so at its start.
+        projectors.setup(db)
         db.execute("ATTACH DATABASE ? AS rebuilt", (str(rebuilt),))
         db.execute("BEGIN IMMEDIATE")
         try:
@@ -148,7 +152,7 @@ def swap_in(
             db.execute(
                 "INSERT INTO main.projection_positions SELECT * FROM rebuilt.projection_positions"
             )
-            caught_up = _catch_up(db, rebuilt_position, publisher)
+            caught_up = _catch_up(db, projectors, rebuilt_position)
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
@@ -159,7 +163,7 @@ def swap_in(
     return caught_up
 
 
-def _catch_up(db: sqlite3.Connection, after: int, publisher: Publisher | None) -> int:
+def _catch_up(db: sqlite3.Connection, projectors: ProjectionSet, after: int) -> int:
     rows = db.execute(
         "SELECT position, stream_id, version, type, schema, data, recorded_at, hash "
         "FROM events WHERE position > ? ORDER BY position",
@@ -167,7 +171,6 @@ def _catch_up(db: sqlite3.Connection, after: int, publisher: Publisher | None) -
     ).fetchall()
     if not rows:
         return 0
-    projectors = ProjectionSet(default_projectors(events_table_loader(db), publisher=publisher))
     projectors.apply(db, [decode_row(RawEvent(*row)) for row in rows])
     projectors.committed()
     return len(rows)

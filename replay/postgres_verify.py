@@ -9,26 +9,17 @@ row with values normalised (``bytea`` may arrive as ``memoryview``).
 from __future__ import annotations
 
 import sqlite3
-import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import psycopg
 
-from sendtrail.adapters.outbox_projection import content_table_loader
-from sendtrail.adapters.postgres_projections import PostgresProjectionConnection
-from sendtrail.adapters.sqlite_projections import (
-    ProjectionSet,
-    default_projectors,
-    events_table_loader,
-    projection_tables,
-)
-from sendtrail.core.events import decode
+from sendtrail.adapters.sqlite_projections import projection_tables
 from sendtrail.core.notifications import Publisher
 
 from .compare import POSITION_NAME, PRIMARY_KEYS, Difference, Row, Verification, diff_rows
-from .rebuild import CHUNK, Progress, RebuildResult, Replayed, fold_chunks, open_scratch
+from .postgres_rebuild import rebuild_from, require_log, snapshot
+from .rebuild import Progress
 
 
 def verify_postgres_projections(
@@ -39,13 +30,11 @@ def verify_postgres_projections(
 ) -> Verification:
     """Rebuild the log of the schema ``url`` selects up to the live projections' position,
     into ``scratch``, and compare table by table."""
-    with psycopg.connect(url) as live:
-        live.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
-        live.read_only = True
-        with live.transaction():
-            position = _live_position(live)
-            result = _rebuild(live, scratch, position, progress, publisher)
-            differences, compared = _compare(live, scratch)
+    with snapshot(url) as live, live.transaction():
+        require_log(live)
+        position = _live_position(live)
+        result = rebuild_from(live, scratch, position, progress, publisher)
+        differences, compared = _compare(live, scratch)
     return Verification(result, position, differences, compared)
 
 
@@ -54,52 +43,6 @@ def _live_position(live: psycopg.Connection[Any]) -> int:
         "SELECT position FROM projection_positions WHERE name = %s", (POSITION_NAME,)
     ).fetchone()
     return 0 if row is None else int(row[0])
-
-
-def _rebuild(
-    live: psycopg.Connection[Any],
-    scratch: Path,
-    head: int,
-    progress: Progress | None,
-    publisher: Publisher | None,
-) -> RebuildResult:
-    started = time.perf_counter()
-    # The projectors' loaders speak SQLite's ``?`` dialect: the wrapper translates it, and
-    # runs them inside the same snapshot as everything else here.
-    translated = PostgresProjectionConnection(live)
-    projectors = ProjectionSet(
-        default_projectors(
-            events_table_loader(translated),  # type: ignore[arg-type]
-            load_content=content_table_loader(translated),  # type: ignore[arg-type]
-            publisher=publisher,
-        )
-    )
-    out = open_scratch(scratch)
-    try:
-        projectors.setup(out)
-        done, last = fold_chunks(out, projectors, _chunks(live, head), head, progress)
-    finally:
-        out.close()
-    return RebuildResult(str(scratch), done, last, time.perf_counter() - started)
-
-
-def _chunks(live: psycopg.Connection[Any], head: int) -> Iterator[list[Replayed]]:
-    """The log up to ``head`` in pages by position (a client-side cursor fetches a whole
-    result, so paging keeps memory flat)."""
-    after = 0
-    while after < head:
-        rows = live.execute(
-            'SELECT position, stream_id, version, "type", "schema", data FROM events '
-            "WHERE position > %s AND position <= %s ORDER BY position LIMIT %s",
-            (after, head, CHUNK),
-        ).fetchall()
-        if not rows:
-            return
-        yield [
-            Replayed(position, stream_id, version, decode(bytes(data), event_type, schema))
-            for position, stream_id, version, event_type, schema, data in rows
-        ]
-        after = rows[-1][0]
 
 
 def _compare(live: psycopg.Connection[Any], scratch: Path) -> tuple[list[Difference], int]:

@@ -1,26 +1,19 @@
-"""The audit commands against a PostgreSQL store: ``history``, ``verify`` and ``replay
---verify`` read the schema ``[store] url`` names, not ``DATA/events.db``."""
+"""The audit commands against a PostgreSQL store: ``history``, ``verify`` and every form of
+``replay`` read the schema ``[store] url`` names, not ``DATA/events.db``."""
 
 from __future__ import annotations
 
-import hashlib
-import subprocess
-import sys
+import json
+import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
-import psycopg
 import pytest
-from psycopg import sql
-from support import postgres
-from support.postgres import fresh_schema
+from support.operator_postgres import drive, in_schema, sendtrail, write_config
+from support.postgres import fresh_schema, url_in_schema
 
 from sendtrail.adapters.engine import Engine
-from sendtrail.core import commands as cmd
-
-CLI = [sys.executable, "-m", "sendtrail.adapters.cli"]
-URL = postgres.URL
-RAW = b"From: sender@example.com\r\nTo: r@example.net\r\nSubject: Hi\r\n\r\nHello\r\n"
 
 
 @pytest.fixture
@@ -32,63 +25,13 @@ def schema() -> Iterator[str]:
 @pytest.fixture
 def logged(schema: str, tmp_path: Path) -> tuple[Path, list[str]]:
     """A config naming the schema, and the messages an engine drove through it."""
-    separator = "&" if "?" in URL else "?"
-    url = f"{URL}{separator}options=-csearch_path%3D{schema}"
-    config = tmp_path / "sendtrail.toml"
-    config.write_text(f'data_dir = "{tmp_path / "data"}"\n[store]\nurl = "{url}"\n')
-    engine = Engine.open(tmp_path / "data", store_url=url)
+    config = write_config(tmp_path, schema)
+    engine = Engine.open(tmp_path / "data", store_url=url_in_schema(schema))
     try:
-        messages = [_drive(engine, index) for index in range(6)]
+        messages = [drive(engine, index) for index in range(6)]
     finally:
         engine.close()
     return config, messages
-
-
-def _drive(engine: Engine, index: int) -> str:
-    """One message: sent, attempted, then delivered or hard-bounced (suppressing)."""
-    message_id = engine.new_message_id()
-    recipient = f"r{index}@example.net"
-    raw = RAW + str(index).encode()
-    engine.execute(
-        cmd.RequestSend(
-            message_id=message_id,
-            source="sender@example.com",
-            destinations=(recipient,),
-            operation="SendRawEmail",
-            content_sha256=hashlib.sha256(raw).hexdigest(),
-            quota_recipients=1,
-        ),
-        (raw,),
-    )
-    engine.execute(cmd.StartAttempt(message_id=message_id, recipients=(recipient,)))
-    if index % 2:
-        engine.execute(
-            cmd.ReportHardFailure(
-                message_id=message_id,
-                recipient=recipient,
-                bounce_type="Permanent",
-                bounce_subtype="General",
-                status="5.1.1",
-                diagnostic_code="smtp; 550 5.1.1 user unknown",
-                feedback_id=f"{message_id}-bounce",
-                suppression=cmd.SuppressionPolicy(reasons=("BOUNCE",)),
-            )
-        )
-    else:
-        engine.execute(
-            cmd.ReportDelivered(message_id=message_id, recipient=recipient, smtp_response="250 Ok")
-        )
-    return message_id
-
-
-def sendtrail(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=120)
-
-
-def in_schema(schema: str, statement: str) -> None:
-    with psycopg.connect(URL, autocommit=True) as conn:
-        conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(schema)))
-        conn.execute(statement)  # type: ignore[arg-type]
 
 
 def test_history_prints_the_timeline_from_postgres(logged: tuple[Path, list[str]]) -> None:
@@ -142,8 +85,72 @@ def test_replay_verify_passes_then_fails_on_a_drifted_projection(
     assert "recipients" in drifted.stdout and messages[1] in drifted.stdout
 
 
-def test_replay_in_place_is_refused_on_postgres(logged: tuple[Path, list[str]]) -> None:
-    config, _ = logged
+def test_replay_in_place_rebuilds_the_live_projections(
+    logged: tuple[Path, list[str]], schema: str
+) -> None:
+    config, messages = logged
+    in_schema(
+        schema,
+        f"UPDATE recipients SET status = 'delivered' WHERE message_id = '{messages[1]}'",
+    )
+    in_schema(schema, f"DELETE FROM messages WHERE message_id = '{messages[2]}'")
+    drifted = sendtrail("replay", "--verify", "--config", str(config))
+    assert drifted.returncode == 1, drifted.stdout + drifted.stderr
+
     result = sendtrail("replay", "--config", str(config))
-    assert result.returncode == 2
-    assert "replay --verify" in result.stderr
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "replay: rebuilt every projection from 24 events (+0 appended meanwhile)" in (
+        result.stdout
+    )
+    assert "replay [" in result.stderr and "24/24 events" in result.stderr  # the progress
+    assert in_schema(
+        schema, "SELECT status FROM recipients WHERE message_id = %s", (messages[1],)
+    ) == [("hard-bounced",)]
+    assert in_schema(schema, "SELECT COUNT(*) FROM messages") == [(6,)]
+    equal = sendtrail("replay", "--verify", "--config", str(config))
+    assert equal.returncode == 0, equal.stdout + equal.stderr
+    assert not (config.parent / "data" / "events.db").exists()
+
+
+def test_replay_in_place_names_a_schema_without_a_log(tmp_path: Path) -> None:
+    with fresh_schema("test_audit_empty", create=True) as empty:
+        config = write_config(tmp_path, empty)
+        result = sendtrail("replay", "--config", str(config))
+    assert result.returncode == 1
+    assert "no event log" in result.stderr
+
+
+def test_replay_until_rebuilds_the_past_into_a_file_and_leaves_the_live_state(
+    schema: str, tmp_path: Path
+) -> None:
+    config = write_config(tmp_path, schema)
+    engine = Engine.open(tmp_path / "data", store_url=url_in_schema(schema))
+    try:
+        before = [drive(engine, index) for index in range(3)]
+        time.sleep(0.05)  # recording times have millisecond precision
+        instant = datetime.now(UTC)
+        time.sleep(0.05)
+        after = [drive(engine, index) for index in range(3, 5)]
+    finally:
+        engine.close()
+    live_before = in_schema(schema, "SELECT * FROM projection_positions ORDER BY name")
+
+    result = sendtrail("replay", "--until", instant.isoformat(), "--config", str(config))
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    target = tmp_path / "data" / f"replay-until-{instant:%Y%m%dT%H%M%SZ}.db"
+    first, summary = result.stdout.split("\n", 1)
+    assert first == (
+        f"state as of {instant.isoformat()}: 12 events, in {target} "
+        "(a SQLite file; the PostgreSQL projections are untouched)"
+    )
+    assert target.exists()
+    assert json.loads(summary) == {
+        "position": 12,
+        "messages": len(before),
+        "recipients_by_state": {"delivered": 2, "hard-bounced": 1},
+        "queued_recipients": 0,
+    }
+    assert in_schema(schema, "SELECT * FROM projection_positions ORDER BY name") == live_before
+    assert in_schema(schema, "SELECT COUNT(*) FROM messages") == [(len(before) + len(after),)]
