@@ -220,6 +220,8 @@ class Delivery:
             max_sleep=cluster.max_sleep if cluster else 1.0,
         )
         self.app.on_accepted(self.scheduler.notify)
+        if self.domain_limits is not None:
+            self.domain_limits.on_grant(self.scheduler.notify)
         await self.scheduler.start()
 
     def notify(self) -> None:

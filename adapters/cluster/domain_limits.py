@@ -20,6 +20,7 @@ import logging
 import math
 import threading
 from collections import Counter
+from collections.abc import Callable
 from typing import Any, Final
 
 import psycopg
@@ -86,6 +87,7 @@ class SharedDomainLimits:
         self._demand = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._grant_listeners: list[Callable[[], None]] = []
 
     # --- on the event loop ----------------------------------------------------------------
 
@@ -99,7 +101,9 @@ class SharedDomainLimits:
             ):
                 self._wanted.add(domain)
                 self._demand.set()
-                return GRANT_WAIT_SECONDS
+                # Busy already: a transaction ending, or a grant (``on_grant``), wakes the
+                # loop; idle: look again soon.
+                return 0.0 if in_flight else GRANT_WAIT_SECONDS
             if self._rate > 0:
                 self._tokens[domain] -= 1
             self._in_flight[domain] = in_flight + 1
@@ -133,27 +137,43 @@ class SharedDomainLimits:
         except psycopg.Error:
             log.warning("could not give the domain grants back; they lapse with the heartbeat")
 
+    def on_grant(self, listener: Callable[[], None]) -> None:
+        """Call ``listener()`` (from the sync thread) when a sync gave more than was held."""
+        self._grant_listeners.append(listener)
+
     def _run(self) -> None:
+        spacing = MIN_SYNC_SECONDS
         while not self._stop.is_set():
             self._demand.wait()
             self._demand.clear()
             if self._stop.is_set():
                 return
             try:
-                self.sync()
+                gained = self.sync()
             except psycopg.Error as error:
                 log.warning("could not update the domain grants: %s", error)
                 self._stop.wait(1.0)
-            self._stop.wait(MIN_SYNC_SECONDS)
+                continue
+            if gained:
+                spacing = MIN_SYNC_SECONDS
+                for listener in self._grant_listeners:
+                    listener()
+            else:
+                # Asked and got nothing more: the others hold the rest. Asking again at once
+                # would only cost both sides; ask less often until something moves.
+                spacing = min(spacing * 2, self._registry.heartbeat_seconds)
+            self._stop.wait(spacing)
 
-    def sync(self) -> None:
-        """Ask for what is wanted, give back what is held and idle (one transaction)."""
+    def sync(self) -> bool:
+        """Ask for what is wanted, give back what is held and idle (one transaction); True
+        when a wanted domain got more slots or tokens."""
         with self._lock:
             wanted, self._wanted = self._wanted, set()
             domains = sorted(wanted | set(self._slots) | set(self._in_flight))
             in_flight = dict(self._in_flight)
+            held = dict(self._slots)
         if not domains:
-            return
+            return False
         grants: dict[str, int] = {}
         tokens: dict[str, int] = {}
         with self._registry.store.connection() as conn, conn.transaction():
@@ -175,6 +195,10 @@ class SharedDomainLimits:
                     self._slots.pop(domain, None)
             for domain, taken in tokens.items():
                 self._tokens[domain] = min(self._tokens[domain] + taken, self._batch)
+        return any(
+            grants.get(domain, 0) > held.get(domain, 0) or tokens.get(domain, 0) > 0
+            for domain in wanted
+        )
 
     def _grant(
         self, conn: psycopg.Connection[Any], params: dict[str, Any], busy: int, wanted: bool
