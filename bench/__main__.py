@@ -17,6 +17,7 @@ BENCHMARKS = [
     ("feedback", "bench.feedback_bench"),
     ("smtp-submission", "bench.smtp_bench"),
     ("http", "bench.http_bench"),
+    ("workers", "bench.workers_bench"),
 ]
 
 
