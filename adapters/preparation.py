@@ -12,9 +12,12 @@ between steps resumes where the log says it stopped.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
+from collections.abc import Callable
 from email.parser import BytesHeaderParser
+from typing import TypeVar
 
 from sendtrail.core import commands as cmd
 from sendtrail.core import ids
@@ -41,14 +44,17 @@ from .app import App
 from .clock import new_uuid
 from .dkim_keys import load_key
 from .dkim_signing import sign_message
+from .sqlite_store import SqliteEventStore
 
 log = logging.getLogger("sendtrail.preparation")
+T = TypeVar("T")
 
 
 class Preparer:
     def __init__(self, app: App, scanner: ContentScanner) -> None:
         self.app = app
         self.scanner = scanner
+        self._remote_store = not isinstance(app.engine.store, SqliteEventStore)
         region = app.settings.region
         self.header_domain = app.settings.delivery.message_id_domain or header_domain_for_region(
             region
@@ -57,10 +63,10 @@ class Preparer:
     async def prepare(self, message_id: str) -> MessageState | None:
         """The message ready for delivery (or stopped); None if it does not exist."""
         engine = self.app.engine
-        state = engine.state(message_id)
+        state = await self._read(engine.state, message_id)
         if state is None or state.outgoing_sha256 is not None or not _awaiting(state):
             return state
-        stored = engine.store.get_content(state.content_sha256 or "")
+        stored = await self._read(engine.store.get_content, state.content_sha256 or "")
         if stored is None:
             raise LookupError(f"message {message_id} has no stored content")
         kept = decode_stored(stored, state.operation)
@@ -93,6 +99,13 @@ class Preparer:
             contents=(final,),
         )
         return engine.state(message_id)
+
+    async def _read(self, read: Callable[[str], T], key: str) -> T:
+        """A read of the store, off the event loop when it is a network round trip
+        (PostgreSQL); a local SQLite read is quicker than the hop to a thread."""
+        if self._remote_store:
+            return await asyncio.to_thread(read, key)
+        return read(key)
 
     def _build(self, kept: RawContent | FormattedMessage) -> bytes | SesError:
         if isinstance(kept, RawContent):
@@ -143,7 +156,7 @@ class Preparer:
             if simulator_scenario(recipient.address, domains) is SimulatorScenario.SUPPRESSION_LIST:
                 subtype, reason = "Suppressed", "BOUNCE"
             else:
-                listed = self.app.suppression.reason(recipient.address)
+                listed = await self._read(self.app.suppression.reason, recipient.address)
                 if is_send_suppressed(listed, reasons):
                     subtype, reason = "OnAccountSuppressionList", str(listed)
             if subtype is not None:

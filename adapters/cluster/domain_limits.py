@@ -78,12 +78,14 @@ class SharedDomainLimits:
         self._max = max_in_flight
         self._rate = rate
         self._capacity = max(1.0, rate)  # one second's burst, as the local bucket
-        self._batch = max(1, math.ceil(rate / 10))  # tokens taken at once: 100 ms worth
+        self._batch = max(1, math.ceil(rate / 5))  # tokens taken at once: 200 ms worth
         self._lock = threading.Lock()
         self._in_flight: Counter[str] = Counter()
         self._slots: dict[str, int] = {}
         self._tokens: Counter[str] = Counter()
-        self._wanted: set[str] = set()
+        self._want_slots: set[str] = set()
+        self._want_tokens: set[str] = set()
+        self._review = False  # the next sync looks at every domain held (after a heartbeat)
         self._demand = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -96,10 +98,13 @@ class SharedDomainLimits:
             in_flight = self._in_flight[domain]
             if in_flight >= self._max:
                 return 0.0
-            if in_flight >= self._slots.get(domain, 0) or (
-                self._rate > 0 and self._tokens[domain] < 1
-            ):
-                self._wanted.add(domain)
+            short_of_slots = in_flight >= self._slots.get(domain, 0)
+            short_of_tokens = self._rate > 0 and self._tokens[domain] < 1
+            if short_of_slots or short_of_tokens:
+                if short_of_slots:
+                    self._want_slots.add(domain)
+                if short_of_tokens:
+                    self._want_tokens.add(domain)
                 self._demand.set()
                 # Busy already: a transaction ending, or a grant (``on_grant``), wakes the
                 # loop; idle: look again soon.
@@ -119,7 +124,7 @@ class SharedDomainLimits:
 
     def start(self) -> None:
         # Each heartbeat also gives back what is held and not used.
-        self._registry.on_beat(self._demand.set)
+        self._registry.on_beat(self._review_all)
         self._thread = threading.Thread(target=self._run, name="sendtrail-domain-limits")
         self._thread.daemon = True
         self._thread.start()
@@ -136,6 +141,11 @@ class SharedDomainLimits:
                 )
         except psycopg.Error:
             log.warning("could not give the domain grants back; they lapse with the heartbeat")
+
+    def _review_all(self) -> None:
+        with self._lock:
+            self._review = True
+        self._demand.set()
 
     def on_grant(self, listener: Callable[[], None]) -> None:
         """Call ``listener()`` (from the sync thread) when a sync gave more than was held."""
@@ -164,28 +174,37 @@ class SharedDomainLimits:
                 spacing = min(spacing * 2, self._registry.heartbeat_seconds)
             self._stop.wait(spacing)
 
-    def sync(self) -> bool:
-        """Ask for what is wanted, give back what is held and idle (one transaction); True
-        when a wanted domain got more slots or tokens."""
+    def sync(self, review: bool = False) -> bool:
+        """Ask for what is wanted (one transaction); after a heartbeat (or with ``review``),
+        also give back what is held beyond use or beyond a share. True when a wanted domain
+        got more slots or tokens."""
         with self._lock:
-            wanted, self._wanted = self._wanted, set()
-            domains = sorted(wanted | set(self._slots) | set(self._in_flight))
+            want_slots, self._want_slots = self._want_slots, set()
+            want_tokens, self._want_tokens = self._want_tokens, set()
+            review, self._review = review or self._review, False
+            granting = set(want_slots)
+            if review:
+                granting |= set(self._slots) | set(self._in_flight)
             in_flight = dict(self._in_flight)
             held = dict(self._slots)
-        if not domains:
+        taking = want_tokens if self._rate > 0 else set()
+        if not granting and not taking:
             return False
         grants: dict[str, int] = {}
         tokens: dict[str, int] = {}
         with self._registry.store.connection() as conn, conn.transaction():
-            for domain in domains:  # sorted: two workers lock shared domains in one order
+            # Sorted: two workers lock the domains they share in one order.
+            for domain in sorted(granting | taking):
                 conn.execute(
                     "SELECT pg_advisory_xact_lock(%s)",
                     (domain_lock_key(self._registry.store.schema, domain),),
                 )
                 params = {**self._registry.params, "domain": domain}
-                busy = in_flight.get(domain, 0)
-                grants[domain] = self._grant(conn, params, busy, domain in wanted)
-                if domain in wanted and self._rate > 0:
+                if domain in granting:
+                    busy = in_flight.get(domain, 0)
+                    wanted = domain in want_slots
+                    grants[domain] = self._grant(conn, params, busy, wanted, review)
+                if domain in taking:
                     tokens[domain] = self._take_tokens(conn, params)
         with self._lock:
             for domain, slots in grants.items():
@@ -195,24 +214,32 @@ class SharedDomainLimits:
                     self._slots.pop(domain, None)
             for domain, taken in tokens.items():
                 self._tokens[domain] = min(self._tokens[domain] + taken, self._batch)
-        return any(
-            grants.get(domain, 0) > held.get(domain, 0) or tokens.get(domain, 0) > 0
-            for domain in wanted
-        )
+        return any(grants.get(d, 0) > held.get(d, 0) for d in want_slots) or any(tokens.values())
 
     def _grant(
-        self, conn: psycopg.Connection[Any], params: dict[str, Any], busy: int, wanted: bool
+        self,
+        conn: psycopg.Connection[Any],
+        params: dict[str, Any],
+        busy: int,
+        wanted: bool,
+        review: bool,
     ) -> int:
-        conn.execute(_FORGET_DEAD, params)
+        if review:  # now and then is enough: a dead worker's grant is not counted anyway
+            conn.execute(_FORGET_DEAD, params)
         held_by_others, others_wanting = conn.execute(_OTHERS, params).fetchone() or (0, 0)
         share = math.ceil(self._max / (int(others_wanting) + 1))
-        desired = min(self._max, share) if wanted else busy
-        slots = max(busy, min(desired, self._max - int(held_by_others)))
-        if slots == 0 and not wanted:
+        # Not wanting more: keep what is in use, but no more than a share while others wait.
+        kept = min(busy, share) if others_wanting else busy
+        target = share if wanted else kept
+        grant = max(0, min(target, self._max - int(held_by_others)))
+        # What others must leave: the grant, or what is in flight if more (a grant below it
+        # only stops new transactions; running ones still count).
+        recorded = max(grant, busy)
+        if recorded == 0 and not wanted:
             conn.execute(_DROP_GRANT, params)
         else:
-            conn.execute(_SET_GRANT, {**params, "slots": slots, "wanted": int(wanted)})
-        return slots
+            conn.execute(_SET_GRANT, {**params, "slots": recorded, "wanted": int(wanted)})
+        return grant
 
     def _take_tokens(self, conn: psycopg.Connection[Any], params: dict[str, Any]) -> int:
         bucket = {**params, "capacity": self._capacity, "rate": self._rate}

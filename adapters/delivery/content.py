@@ -53,18 +53,33 @@ class ContentCache:
 
     def acquire(self, sha256: str) -> PreparedContent | None:
         """The content stored under ``sha256`` (None when missing); pair with ``release``."""
+        prepared = self.acquire_cached(sha256)
+        if prepared is not None:
+            return prepared
+        raw = self._load(sha256)
+        return None if raw is None else self.acquire_loaded(sha256, raw)
+
+    def acquire_cached(self, sha256: str) -> PreparedContent | None:
+        """``acquire`` without loading: None when the content is not held or recent (the
+        caller may then load it off the event loop and hand it to ``acquire_loaded``)."""
         held = self._in_use.get(sha256)
         if held is not None:
             self._in_use[sha256] = (held[0], held[1] + 1)
             return held[0]
         prepared = self._recent.pop(sha256, None)
-        if prepared is not None:
-            self._recent_bytes -= len(prepared.wire)
-        else:
-            raw = self._load(sha256)
-            if raw is None:
-                return None
-            prepared = prepare(raw)
+        if prepared is None:
+            return None
+        self._recent_bytes -= len(prepared.wire)
+        self._in_use[sha256] = (prepared, 1)
+        return prepared
+
+    def acquire_loaded(self, sha256: str, raw: bytes) -> PreparedContent:
+        """``acquire`` with the bytes loaded by the caller (another caller may have loaded
+        them meanwhile: then those are shared)."""
+        cached = self.acquire_cached(sha256)
+        if cached is not None:
+            return cached
+        prepared = prepare(raw)
         self._in_use[sha256] = (prepared, 1)
         return prepared
 
