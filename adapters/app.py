@@ -26,7 +26,7 @@ from .engine import Engine
 from .outbox_projection import OutboxProjector
 from .resources import ResourceRegistry
 from .sending import Sender
-from .sqlite_projections import default_projectors
+from .sqlite_projections import MessageProjector, default_projectors
 from .suppression import SuppressionList
 
 
@@ -56,6 +56,9 @@ class App:
             durable=durable,
             projectors=self.projectors,
         )
+        for projector in self.projectors:
+            if isinstance(projector, MessageProjector):
+                projector.state_hint = self.engine.cached_state
         self.registry = ResourceRegistry(self.engine.store)
         self.suppression = SuppressionList(self.engine.store, self.clock)
         self.account = AccountOperations(

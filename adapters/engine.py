@@ -123,6 +123,11 @@ class Engine:
         self._append(command.message_id, state, events, contents).add_done_callback(settle)
         return decided
 
+    def cached_state(self, message_id: str) -> MessageState | None:
+        """The remembered state, without reading the log (None when not remembered)."""
+        with self._lock:
+            return self._states.get(message_id)
+
     def forget(self, message_id: str) -> None:
         """Drop a remembered state (a caller that knows the message is done with)."""
         self._forget(message_id)
