@@ -35,6 +35,21 @@ class MissingLog(LookupError):
     """The schema the URL selects holds no event log."""
 
 
+def projections_loading_from(
+    conn: psycopg.Connection[Any], publisher: Publisher | None
+) -> ProjectionSet:
+    """Every projector, loading streams and content from the PostgreSQL log on ``conn``
+    (their loaders speak SQLite's ``?`` dialect: the wrapper translates it)."""
+    translated = PostgresProjectionConnection(conn)
+    return ProjectionSet(
+        default_projectors(
+            events_table_loader(translated),  # type: ignore[arg-type]
+            load_content=content_table_loader(translated),  # type: ignore[arg-type]
+            publisher=publisher,
+        )
+    )
+
+
 def require_log(conn: psycopg.Connection[Any]) -> str:
     """The schema holding the log on the connection's search path; ``MissingLog`` when
     there is none (a mistyped schema in ``[store] url``, say)."""
@@ -76,16 +91,8 @@ def rebuild_from(
 ) -> RebuildResult:
     """Fold the log up to position ``head`` into fresh projection tables in ``target``."""
     started = time.perf_counter()
-    # The projectors' loaders speak SQLite's ``?`` dialect: the wrapper translates it, and
-    # runs them inside the caller's snapshot like everything else here.
-    translated = PostgresProjectionConnection(live)
-    projectors = ProjectionSet(
-        default_projectors(
-            events_table_loader(translated),  # type: ignore[arg-type]
-            load_content=content_table_loader(translated),  # type: ignore[arg-type]
-            publisher=publisher,
-        )
-    )
+    # The projectors' loaders run inside the caller's snapshot like everything else here.
+    projectors = projections_loading_from(live, publisher)
     out = open_scratch(target)
     try:
         projectors.setup(out)

@@ -28,18 +28,23 @@ from typing import Any
 import msgspec
 import psycopg
 
-from sendtrail.adapters.outbox_projection import content_table_loader
 from sendtrail.adapters.postgres_projections import PostgresProjectionConnection
 from sendtrail.adapters.postgres_store import advisory_lock_key
 from sendtrail.adapters.sqlite_projections import (
     ProjectionSet,
     default_projectors,
-    events_table_loader,
     projection_tables,
 )
 from sendtrail.core.notifications import Publisher
 
-from .postgres_rebuild import chunks, last_position, rebuild_from, require_log, snapshot
+from .postgres_rebuild import (
+    chunks,
+    last_position,
+    projections_loading_from,
+    rebuild_from,
+    require_log,
+    snapshot,
+)
 from .rebuild import Progress, RebuildResult
 
 POSITIONS = "projection_positions"
@@ -134,13 +139,7 @@ def _catch_up(conn: psycopg.Connection[Any], after: int, publisher: Publisher | 
     """Fold what was appended after the rebuild's position onto the swapped-in rows. Under
     the lock nobody appends, so the head read here is final until the commit."""
     db = PostgresProjectionConnection(conn)
-    projectors = ProjectionSet(
-        default_projectors(
-            events_table_loader(db),  # type: ignore[arg-type]
-            load_content=content_table_loader(db),  # type: ignore[arg-type]
-            publisher=publisher,
-        )
-    )
+    projectors = projections_loading_from(conn, publisher)
     done = 0
     for chunk in chunks(conn, after, last_position(conn)):
         projectors.apply(db, chunk)  # type: ignore[arg-type]
