@@ -70,5 +70,9 @@ class Metrics:
             registry=self.registry,
         )
 
+    def watch(self, collector: object) -> None:
+        """Serve another collector's metrics too (the cluster's, on a shared store)."""
+        self.registry.register(collector)  # type: ignore[arg-type]
+
     def render(self) -> tuple[bytes, str]:
         return generate_latest(self.registry), CONTENT_TYPE_LATEST

@@ -33,6 +33,7 @@ from .app import App
 from .clock import Clock
 from .cluster.component import Cluster
 from .cluster.domain_limits import SharedDomainLimits
+from .cluster.metrics import ClusterCollector
 from .config import Settings
 from .delivery import DeliveryScheduler
 from .delivery.sole_worker import AnotherWorkerRuns, SoleWorkerLock
@@ -105,6 +106,7 @@ class Service:
         self.app.outbox().add_listener(self.notifier.wake)
         if self.cluster is not None:
             self._connect_wakeups(self.cluster)
+            self.metrics.watch(ClusterCollector(self.cluster.registry))
         self.http = HttpServer(self)
         self.components = self._components_for(role)
         self.ready = asyncio.Event()

@@ -313,6 +313,8 @@ class DeliveryScheduler:
                     self._last_fetch = time.monotonic() + 1.0  # spaces the next try
                 if self._stopping:
                     break
+            elif self._shared_store and self._done:
+                await self._release_done()
             timeout = self._sleep_seconds(now, self._dispatch())
             try:
                 async with asyncio.timeout(timeout):
@@ -320,6 +322,17 @@ class DeliveryScheduler:
             except TimeoutError:
                 if timeout >= self._max_sleep:
                     self._drained = False  # look anyway: other processes may have added work
+
+    async def _release_done(self) -> None:
+        """Give finished entries back without waiting for the next fetch: on a shared store
+        they are claims the other workers see (and ``/metrics`` counts)."""
+        assert self._loop is not None
+        done, self._done = self._done, []
+        try:
+            await self._loop.run_in_executor(self._executor, self._queue.release, done)
+        except Exception:
+            logger.exception("could not give finished deliveries back; trying at the next fetch")
+            self._done.extend(done)
 
     def _fetch_delay(self) -> float | None:
         """None: no fetch wanted; 0: fetch now; otherwise wait that long first.

@@ -94,8 +94,10 @@ def test_concurrent_claimers_share_the_due_work_without_overlap(engine: Engine) 
     registries = [worker(engine) for _ in range(3)]
     queues = [PostgresDeliveryQueue(r, lease_seconds=LEASE) for r in registries]
     taken: list[set[tuple[str, str]]] = [set() for _ in queues]
+    together = threading.Barrier(len(queues))
 
     def take(index: int) -> None:
+        together.wait()  # all start at once, so all compete for the same rows
         while rows := queues[index].claim(NOW, 7):
             taken[index].update(keys_of(rows))
 

@@ -169,9 +169,23 @@ def test_an_api_process_accepts_and_a_worker_process_delivers(
                 .fetchall()
             )
         assert [role for (role,) in roles] == ["api", "worker"]
+        metrics = _metrics(http)
+        assert 'sendtrail_processes{role="api"} 1.0' in metrics
+        assert 'sendtrail_processes{role="worker"} 1.0' in metrics
+        # Finished deliveries are given back at once, not at the worker's next look.
+        deadline = time.monotonic() + 2
+        while "sendtrail_delivery_claims 0.0" not in metrics and time.monotonic() < deadline:
+            time.sleep(0.1)
+            metrics = _metrics(http)
+        assert "sendtrail_delivery_claims 0.0" in metrics
     finally:
         worker_banner, worker_log = _stop(worker)
         api_banner, _ = _stop(api)
     assert "sendtrail is ready" in api_banner and "(api)" in api_banner
     assert "sendtrail worker is ready" in worker_banner
     assert "worker registered" in worker_log and "worker left" in worker_log
+
+
+def _metrics(http: int) -> str:
+    with urllib.request.urlopen(f"http://127.0.0.1:{http}/metrics") as response:
+        return str(response.read().decode())
