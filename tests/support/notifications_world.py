@@ -15,6 +15,7 @@ from sendtrail.adapters.clock import Clock
 from sendtrail.adapters.config import NotificationSettings, Settings, TopicSettings
 from sendtrail.adapters.engine import Engine
 from sendtrail.adapters.notifier import Notifier
+from sendtrail.adapters.notifier.notifier import NotificationClaims
 from sendtrail.adapters.outbox_projection import OutboxProjector
 from sendtrail.adapters.resources import ResourceRegistry
 from sendtrail.adapters.sqlite_projections import default_projectors
@@ -46,8 +47,10 @@ def outbox_projector() -> OutboxProjector:
     return OutboxProjector(publisher=PUBLISHER)
 
 
-def open_engine(data: Path, clock: Clock | None = None) -> Engine:
-    return Engine.open(data, clock=clock, projectors=default_projectors(publisher=PUBLISHER))
+def open_engine(data: Path, clock: Clock | None = None, store_url: str | None = None) -> Engine:
+    return Engine.open(
+        data, clock=clock, store_url=store_url, projectors=default_projectors(publisher=PUBLISHER)
+    )
 
 
 def save_identity(engine: Engine, at: datetime, **settings: object) -> res.Identity:
@@ -172,10 +175,12 @@ def settings_for(
 
 
 @contextmanager
-def running_notifier(engine: Engine, settings: Settings) -> Iterator[Notifier]:
+def running_notifier(
+    engine: Engine, settings: Settings, claims: NotificationClaims | None = None
+) -> Iterator[Notifier]:
     """Run a notifier on its own thread and event loop while the test drives the engine."""
     loop = asyncio.new_event_loop()
-    notifier = Notifier(engine.store, settings)
+    notifier = Notifier(engine.store, settings, claims=claims)
     started = threading.Event()
 
     def run() -> None:
