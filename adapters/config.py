@@ -107,6 +107,8 @@ class WorkerSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     # A process silent this long is dead: its unfinished deliveries and notifications are
     # taken over by the others (a delivery it had started may then be made twice).
     dead_after_seconds: float = 10.0
+    # A worker process (--role worker) serves /healthz and /metrics here when set.
+    http_listen: str | None = None
 
     def __post_init__(self) -> None:
         if self.heartbeat_seconds <= 0 or self.dead_after_seconds <= 2 * self.heartbeat_seconds:
@@ -227,6 +229,8 @@ def _check(name: str, settings: Settings) -> None:
         _host_port(name, key, address)
     if settings.smtp.tls_listen:
         _host_port(name, "smtp.tls_listen", settings.smtp.tls_listen)
+    if settings.workers.http_listen:
+        _host_port(name, "workers.http_listen", settings.workers.http_listen)
     if not 300 <= settings.delivery.max_delivery_seconds <= 50_400:
         raise ConfigError(
             name, "delivery.max_delivery_seconds", "must be between 300 and 50400 seconds"

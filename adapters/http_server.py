@@ -1,4 +1,8 @@
-"""The HTTP listener: the SES API (v1 and v2, SigV4-verified), health and metrics (open)."""
+"""The HTTP listener: the SES API (v1 and v2, SigV4-verified), health and metrics (open).
+
+A worker process (``--role worker``) can serve health and metrics alone, on
+``[workers] http_listen``: its delivery latency is observed there, not by the API processes.
+"""
 
 from __future__ import annotations
 
@@ -19,19 +23,21 @@ log = logging.getLogger("sendtrail.http")
 class HttpServer:
     name = "http"
 
-    def __init__(self, service: Service) -> None:
+    def __init__(self, service: Service, *, listen: str | None = None, api: bool = True) -> None:
         self.service = service
+        self.listen = listen or service.settings.http.listen
         self.metrics: Metrics = service.metrics
         self.app = web.Application(client_max_size=48 * 2**20)
         self.app.router.add_get("/healthz", self._health)
         self.app.router.add_get("/metrics", self._metrics)
-        # Probes and scrapers carry no AWS credentials: only these two paths skip SigV4.
-        mount_ses_api(self.app, service.app, public_paths=("/healthz", "/metrics"))
+        if api:
+            # Probes and scrapers carry no AWS credentials: only these two paths skip SigV4.
+            mount_ses_api(self.app, service.app, public_paths=("/healthz", "/metrics"))
         self._runner: web.AppRunner | None = None
         self.port: int | None = None
 
     async def start(self) -> None:
-        host, _, port = self.service.settings.http.listen.rpartition(":")
+        host, _, port = self.listen.rpartition(":")
         self._runner = web.AppRunner(self.app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, host.strip("[]"), int(port))

@@ -108,6 +108,10 @@ class Service:
             self._connect_wakeups(self.cluster)
             self.metrics.watch(ClusterCollector(self.cluster.registry))
         self.http = HttpServer(self)
+        worker_listen = settings.workers.http_listen
+        self.worker_http = (
+            HttpServer(self, listen=worker_listen, api=False) if worker_listen else None
+        )
         self.components = self._components_for(role)
         self.ready = asyncio.Event()
         self.banner = banner
@@ -125,6 +129,8 @@ class Service:
             (self.smtp, accepts),
             (self.http, accepts),
         ]
+        if self.worker_http is not None:
+            listed.append((self.worker_http, role == "worker"))
         components = [component for component, wanted in listed if wanted]
         return ([self.cluster] if self.cluster is not None else []) + components
 
@@ -262,7 +268,9 @@ def welcome(service: Service) -> str:
     settings = service.settings
     member = f" as {service.cluster.registry.worker_id}" if service.cluster else ""
     if service.role == "worker":
-        return f"sendtrail worker is ready{member}: delivery and notifications.\n"
+        worker_http = service.worker_http
+        served = f"; health and metrics on http://{worker_http.listen}" if worker_http else ""
+        return f"sendtrail worker is ready{member}: delivery and notifications{served}.\n"
     host = settings.http.listen.rpartition(":")[0]
     lines = [
         f"sendtrail is ready{member}{'' if service.role == 'all' else f' ({service.role})'}.",

@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +18,7 @@ import pytest
 from support import postgres
 from support.postgres import fresh_schema, url_in_schema
 
+from sendtrail.adapters.config import load_settings
 from sendtrail.adapters.engine import Engine
 
 KEY, SECRET = "AKIDSENDTRAILEXAMPLE", "sendtrail-example-secret"
@@ -51,6 +53,7 @@ def config(tmp_path: Path, schema_url: str) -> tuple[Path, int]:
         f'[[credentials]]\naccess_key_id = "{KEY}"\nsecret_access_key = "{SECRET}"\n'
         '[identities]\nverified = ["example.com"]\n'
         "[workers]\nheartbeat_seconds = 0.5\ndead_after_seconds = 3\n"
+        f'http_listen = "127.0.0.1:{free_port()}"\n'
     )
     return config, http
 
@@ -178,14 +181,34 @@ def test_an_api_process_accepts_and_a_worker_process_delivers(
             time.sleep(0.1)
             metrics = _metrics(http)
         assert "sendtrail_delivery_claims 0.0" in metrics
+        worker_url = "http://" + worker_listen(path)
+        with urllib.request.urlopen(f"{worker_url}/healthz") as response:
+            worker_health = response.status
+        with urllib.request.urlopen(f"{worker_url}/metrics") as response:
+            worker_metrics = response.read().decode()
+        try:
+            urllib.request.urlopen(f"{worker_url}/?Action=GetSendQuota")
+            worker_api = 200
+        except urllib.error.HTTPError as error:
+            worker_api = error.code
     finally:
         worker_banner, worker_log = _stop(worker)
         api_banner, _ = _stop(api)
     assert "sendtrail is ready" in api_banner and "(api)" in api_banner
     assert "sendtrail worker is ready" in worker_banner
+    assert worker_health == 200
+    # The worker observes the delivery latency; its listener serves no SES API.
+    assert "sendtrail_delivery_latency_seconds_count 1.0" in worker_metrics
+    assert worker_api == 404
     assert "worker registered" in worker_log and "worker left" in worker_log
 
 
 def _metrics(http: int) -> str:
     with urllib.request.urlopen(f"http://127.0.0.1:{http}/metrics") as response:
         return str(response.read().decode())
+
+
+def worker_listen(config: Path) -> str:
+    listen = load_settings(config).workers.http_listen
+    assert listen is not None
+    return listen
