@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from sendtrail.core.acceptance.errors import SesError
 
-from .config import ConfigError, Settings, data_dir, load_settings
+from .config import ROLES, ConfigError, Settings, data_dir, load_settings
 from .engine import EVENTS_FILE
 
 if TYPE_CHECKING:
@@ -57,7 +57,7 @@ def _parser() -> argparse.ArgumentParser:
     serve = command("serve", _serve, "run the service in the foreground")
     serve.add_argument(
         "--role",
-        choices=("all", "api", "worker"),
+        choices=ROLES,
         default="all",
         help="api: accept mail; worker: deliver it and send notifications; all: both "
         "(several processes of each share a PostgreSQL store)",

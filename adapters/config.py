@@ -100,6 +100,10 @@ class StoreSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     url: str | None = None
 
 
+# What a ``sendtrail serve`` process does: accept mail, deliver it, or both.
+ROLES = ("all", "api", "worker")
+
+
 class WorkerSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """``[workers]``: several processes on one PostgreSQL store (``adapters/cluster``)."""
 

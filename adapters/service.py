@@ -34,7 +34,7 @@ from .clock import Clock
 from .cluster.component import Cluster
 from .cluster.domain_limits import SharedDomainLimits
 from .cluster.metrics import ClusterCollector
-from .config import Settings
+from .config import ROLES, Settings
 from .delivery import DeliveryScheduler
 from .delivery.sole_worker import AnotherWorkerRuns, SoleWorkerLock
 from .feedback_receiver import FeedbackReceiver
@@ -58,9 +58,6 @@ class Component(Protocol):
     async def start(self) -> None: ...
 
     async def stop(self) -> None: ...
-
-
-ROLES = ("all", "api", "worker")
 
 
 class Service:

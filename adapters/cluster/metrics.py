@@ -10,10 +10,9 @@ from collections.abc import Iterator
 
 from prometheus_client.core import GaugeMetricFamily, Metric
 
+from ..config import ROLES
 from .tables import LIVE
 from .workers import WorkerRegistry
-
-ROLES = ("all", "api", "worker")
 
 
 class ClusterCollector:

@@ -102,14 +102,6 @@ class WorkerRegistry:
             ).fetchone()
         return int(row[0]) if row else 1
 
-    def live_workers(self) -> list[str]:
-        with self.store.connection() as conn:
-            rows = conn.execute(
-                f"SELECT worker_id FROM sendtrail_workers WHERE {LIVE} ORDER BY worker_id",
-                self.params,
-            ).fetchall()
-        return [worker_id for (worker_id,) in rows]
-
     def _beat(self) -> None:
         last_cleanup = 0.0
         while not self._stop.wait(self.heartbeat_seconds):
