@@ -12,12 +12,9 @@ between steps resumes where the log says it stopped.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import logging
-from collections.abc import Callable
 from email.parser import BytesHeaderParser
-from typing import TypeVar
 
 from sendtrail.core import commands as cmd
 from sendtrail.core import ids
@@ -45,9 +42,9 @@ from .clock import new_uuid
 from .dkim_keys import load_key
 from .dkim_signing import sign_message
 from .sqlite_store import SqliteEventStore
+from .stores import read_store
 
 log = logging.getLogger("sendtrail.preparation")
-T = TypeVar("T")
 
 
 class Preparer:
@@ -63,10 +60,12 @@ class Preparer:
     async def prepare(self, message_id: str) -> MessageState | None:
         """The message ready for delivery (or stopped); None if it does not exist."""
         engine = self.app.engine
-        state = await self._read(engine.state, message_id)
+        state = await read_store(self._remote_store, engine.state, message_id)
         if state is None or state.outgoing_sha256 is not None or not _awaiting(state):
             return state
-        stored = await self._read(engine.store.get_content, state.content_sha256 or "")
+        stored = await read_store(
+            self._remote_store, engine.store.get_content, state.content_sha256 or ""
+        )
         if stored is None:
             raise LookupError(f"message {message_id} has no stored content")
         kept = decode_stored(stored, state.operation)
@@ -99,13 +98,6 @@ class Preparer:
             contents=(final,),
         )
         return engine.state(message_id)
-
-    async def _read(self, read: Callable[[str], T], key: str) -> T:
-        """A read of the store, off the event loop when it is a network round trip
-        (PostgreSQL); a local SQLite read is quicker than the hop to a thread."""
-        if self._remote_store:
-            return await asyncio.to_thread(read, key)
-        return read(key)
 
     def _build(self, kept: RawContent | FormattedMessage) -> bytes | SesError:
         if isinstance(kept, RawContent):
@@ -156,7 +148,9 @@ class Preparer:
             if simulator_scenario(recipient.address, domains) is SimulatorScenario.SUPPRESSION_LIST:
                 subtype, reason = "Suppressed", "BOUNCE"
             else:
-                listed = await self._read(self.app.suppression.reason, recipient.address)
+                listed = await read_store(
+                    self._remote_store, self.app.suppression.reason, recipient.address
+                )
                 if is_send_suppressed(listed, reasons):
                     subtype, reason = "OnAccountSuppressionList", str(listed)
             if subtype is not None:

@@ -3,7 +3,10 @@ PostgreSQL when ``[store] url`` names one (``postgresql://...``)."""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from .clock import Clock
 from .config import Settings
@@ -15,6 +18,7 @@ EVENTS_FILE = "events.db"
 POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 
 EventStore = SqliteEventStore | PostgresEventStore
+T = TypeVar("T")
 
 
 def open_store(
@@ -44,6 +48,15 @@ def store_at(
     if not url.startswith(POSTGRES_SCHEMES):
         raise ValueError(f"[store] url {_redacted(url)!r} is not a postgresql:// URL")
     return PostgresEventStore(url, clock=clock, durable=durable, projector=projector)
+
+
+async def read_store(remote: bool, read: Callable[[str], T], key: str) -> T:
+    """A read of the store from an event loop: on a thread when the store is ``remote`` (each
+    read a network round trip, which would stall everything else on the loop); in place on
+    SQLite, whose local read is quicker than the hop to a thread."""
+    if remote:
+        return await asyncio.to_thread(read, key)
+    return read(key)
 
 
 def _redacted(url: str) -> str:

@@ -29,7 +29,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
-from typing import TYPE_CHECKING, Final, TypeVar
+from typing import TYPE_CHECKING, Final
 
 from sendtrail.core import commands as cmd
 from sendtrail.core import projections as proj
@@ -40,6 +40,7 @@ from sendtrail.core.state import AWAITING_DELIVERY, MessageState, RecipientState
 from ..clock import new_uuid
 from ..config import DeliverySettings, Settings
 from ..read_model import DueDelivery
+from ..stores import read_store
 from .content import ContentCache
 from .groups import Group, group_rows
 from .pool import ConnectionPool
@@ -54,7 +55,6 @@ if TYPE_CHECKING:
     from ..engine import Engine
 
 logger = logging.getLogger("sendtrail.delivery")
-T = TypeVar("T")
 
 # Time to load the content and record the outcomes after the attempt itself has timed out.
 LEASE_MARGIN_SECONDS: Final = 120.0
@@ -517,7 +517,7 @@ class DeliveryScheduler:
         domain groups ask at the same time)."""
         if self._shared_store and message_id not in self._preparing:
             self._engine.forget(message_id)
-        state = await self._off_loop(self._engine.state, message_id)
+        state = await read_store(self._shared_store, self._engine.state, message_id)
         if state is None or self._prepare is None or state.outgoing_sha256 is not None:
             return state
         if not any(r.status in AWAITING_DELIVERY for r in state.recipients.values()):
@@ -552,7 +552,7 @@ class DeliveryScheduler:
         if sha256 is not None:
             content = self._contents.acquire_cached(sha256)
             if content is None:
-                raw = await self._off_loop(self._engine.store.get_content, sha256)
+                raw = await read_store(self._shared_store, self._engine.store.get_content, sha256)
                 content = None if raw is None else self._contents.acquire_loaded(sha256, raw)
         if sha256 is None or content is None:
             missing = outcomes.internal_failure("the message content is not in the store")
@@ -583,14 +583,6 @@ class DeliveryScheduler:
                 self.stats.soft += 1
             elif isinstance(command, cmd.ExpireDelivery):
                 self.stats.expired += 1
-
-    async def _off_loop(self, read: Callable[[str], T], key: str) -> T:
-        """A read of the store: a network round trip on a shared store, so it runs on a
-        thread rather than stalling every attempt on this loop; a local SQLite read is
-        quicker than the hop to a thread."""
-        if self._shared_store:
-            return await asyncio.to_thread(read, key)
-        return read(key)
 
     def _content_address(self, state: MessageState) -> str | None:
         """The bytes to send: the assembled, signed MIME (``MessagePrepared``). Without a
