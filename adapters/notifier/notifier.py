@@ -108,6 +108,9 @@ class Notifier:
     ) -> None:
         self._store = store
         self._claims = claims or SoleSender()
+        # Claims shared with other processes are given back through the database, off the
+        # loop; the sole sender's need no giving back, and no hop to a thread per notification.
+        self._shared_claims = claims is not None
         self._settings = settings.notifications
         self._topics = settings.topics
         self._from_domain = self._settings.from_domain or settings.feedback.domain
@@ -224,8 +227,9 @@ class Notifier:
             log.exception("notification outcome not recorded", extra={"id": row.notification_id})
             lane.held[row.notification_id] = time.monotonic() + self._settings.retry_max_seconds
         finally:
-            with contextlib.suppress(Exception):  # unreleased, it lapses with this worker
-                await asyncio.to_thread(self._claims.release, [row.notification_id])
+            if self._shared_claims:
+                with contextlib.suppress(Exception):  # unreleased, it lapses with this worker
+                    await asyncio.to_thread(self._claims.release, [row.notification_id])
             lane.active.pop(row.notification_id, None)
             self.wake()  # room on this endpoint: look for more
 
